@@ -1,0 +1,1 @@
+"""loanlake: the package the DAGs import (Airflow puts plugins/ on sys.path)."""

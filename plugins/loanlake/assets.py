@@ -1,0 +1,18 @@
+"""Every Asset shared between DAGs: the data-aware schedule in one place.
+
+URIs are built at parse time from the environment (``LOANLAKE__DATA_BUCKET``), never from a
+Variable, so parsing makes no database call. ``config.LoanlakeConfig`` checks that the two agree.
+"""
+
+from airflow.sdk import Asset
+
+from loanlake.config import asset_bucket
+
+_BUCKET = asset_bucket()
+
+FREDDIE_MAC_RAW = Asset(
+    name="freddie_mac_raw",
+    uri=f"s3://{_BUCKET}/raw/",
+    group="loanlake",
+    extra={"description": "Freddie Mac origination and performance files as published, one prefix a period"},
+)

@@ -1,0 +1,159 @@
+"""``make demo``: every DAG against the sandbox, in pipeline order, then a summary of what landed where.
+
+The sandbox runs in this process on free ports; Airflow runs each DAG with ``dag.test()`` against
+SQLite metadata in ``.airflow/``. Task logs go to ``.airflow/demo.log``; this prints the outcome.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sandbox import catalog
+from sandbox.runner import ROOT, RunResult, prepare_airflow, run_dag
+
+AIRFLOW_HOME = ROOT / ".airflow"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One DAG run of the demo."""
+
+    title: str
+    dag_id: str
+    logical_date: datetime
+    conf: dict[str, Any] = field(default_factory=dict)
+
+
+def pipeline() -> list[Step]:
+    """The DAGs in pipeline order. Every DAG in dags/ appears here (tests/unit/test_demo.py checks)."""
+    everything = {
+        "quarters": [r.period for r in catalog.RELEASES if r.dataset == "quarterly"],
+        "sample_years": [int(r.period) for r in catalog.RELEASES if r.dataset == "sample"],
+    }
+    return [
+        Step(
+            "ingest every quarter and sample year the portal offers",
+            "freddie_mac_ingest",
+            _date(2017, 4, 1),
+            everything,
+        ),
+        Step("ingest the same again: nothing is downloaded twice", "freddie_mac_ingest", _date(2017, 4, 2), everything),
+    ]
+
+
+def _date(year: int, month: int, day: int) -> datetime:
+    return datetime(year, month, day, tzinfo=UTC)
+
+
+def main() -> int:
+    started = time.monotonic()
+    prepare_airflow(AIRFLOW_HOME)
+    from sandbox.site import PrerequisiteError, Sandbox, SandboxSettings
+
+    log_path = AIRFLOW_HOME / "demo.log"
+    settings = SandboxSettings(home=ROOT / ".sandbox" / "demo", moto_port=0, portal_port=0)
+    try:
+        site = Sandbox(settings).start()
+    except PrerequisiteError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
+    try:
+        os.environ.update(site.env())
+        print(f"sandbox: AWS APIs at {site.endpoint_url}, Freddie Mac portal at {site.portal.login_url}")
+        results = []
+        for number, step in enumerate(pipeline(), 1):
+            print(f"\n[{number}] {step.dag_id}: {step.title}")
+            step_started = time.monotonic()
+            with _output_to(log_path):
+                result = run_dag(step.dag_id, step.logical_date, step.conf)
+            results.append(result)
+            print(_indent(str(result)) + f"\n    ({time.monotonic() - step_started:.0f} s)")
+            if result.state != "success" or result.failed_tasks:
+                print(f"\ndemo: {step.dag_id} did not succeed; task logs in {log_path}", file=sys.stderr)
+                return 1
+        print(summary(site, results))
+    finally:
+        site.stop()
+    print(f"\ndemo finished in {time.monotonic() - started:.0f} s; task logs in {log_path}")
+    return 0
+
+
+def summary(site: Any, results: list[RunResult]) -> str:
+    """What landed where: the ingest runs' manifests, and what the data bucket holds."""
+    from loanlake.config import parse_config
+    from loanlake.freddie_mac.manifest import run_key
+
+    s3 = site.boto3_client("s3")
+    config = parse_config(os.environ["AIRFLOW_VAR_LOANLAKE_CONFIG"])
+    bucket = config.data_bucket
+    lines = ["", "=" * 100, "What landed where", "=" * 100]
+    for result in results:
+        if result.dag_id != "freddie_mac_ingest":
+            continue
+        key = run_key(config.manifest_prefix, result.run_id)
+        try:
+            run = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except s3.exceptions.NoSuchKey:
+            lines.append(f"\n{result.run_id}: no new files, so no run manifest and no asset event")
+            continue
+        lines.append(
+            f"\n{result.run_id}: {run['fetched_files']} file(s) fetched, {run['skipped_files']} already landed; "
+            f"{run['fetched_zip_bytes'] / 1e6:.1f} MB zipped -> {run['fetched_raw_bytes'] / 1e6:.1f} MB raw, "
+            f"{run['fetched_lines']:,} lines, {run['seconds']:.1f} s of transfer"
+        )
+        lines.append(f"  {'file':<30} {'status':<15} {'layout':<7} {'lines':>8} {'bytes':>11}  landed at")
+        for file in run["files"]:
+            for member in file["members"]:
+                lines.append(
+                    f"  {file['file']:<30} {file['status']:<15} {member['layout']:<7} {member['lines']:>8,} "
+                    f"{member['bytes']:>11,}  {member['uri']}"
+                )
+        lines.append(f"  run manifest: s3://{bucket}/{key}")
+    objects = [
+        o for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket) for o in page.get("Contents", [])
+    ]
+    lines.append(f"\ns3://{bucket}: {len(objects)} objects, {sum(o['Size'] for o in objects) / 1e6:.1f} MB")
+    for prefix in sorted({o["Key"].split("/")[0] for o in objects}):
+        inside = [o for o in objects if o["Key"].startswith(prefix + "/")]
+        lines.append(f"  {prefix + '/':<12} {len(inside):>4} objects {sum(o['Size'] for o in inside) / 1e6:>8.1f} MB")
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def _output_to(path: Path):
+    """Send this process's stdout/stderr (task logs included) to a file for the duration."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with path.open("a") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        handlers = logging.getLogger().handlers
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+            logging.getLogger().handlers = handlers
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

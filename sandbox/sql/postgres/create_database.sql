@@ -1,0 +1,2 @@
+-- The sandbox's stand-in for the Redshift database.
+CREATE DATABASE loanlake;

@@ -1,0 +1,48 @@
+"""The typed config: Variable JSON first, LOANLAKE__ environment second, defaults last; errors name the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from loanlake.config import ConfigError, parse_config
+
+
+def test_defaults_are_a_valid_production_config(monkeypatch):
+    monkeypatch.delenv("LOANLAKE__SOURCE__KIND", raising=False)
+    config = parse_config(None)
+    assert config.source.kind == "portal"
+    assert config.source.portal_login_url.startswith("https://")
+    assert config.raw_prefix == "raw"
+
+
+def test_variable_overrides_environment_which_overrides_defaults(monkeypatch):
+    monkeypatch.setenv("LOANLAKE__SOURCE__KIND", "landing")
+    monkeypatch.setenv("LOANLAKE__REGION", "eu-west-1")
+    config = parse_config('{"region": "us-west-2"}')
+    assert config.source.kind == "landing", "the environment fills what the Variable leaves out"
+    assert config.region == "us-west-2", "the Variable wins over the environment"
+
+
+def test_prefixes_lose_their_slashes():
+    assert parse_config({"raw_prefix": "/raw/"}).raw_prefix == "raw"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "must be a JSON object"),
+        ('{"source": {"kind": "ftp"}}', "source.kind"),
+        ('{"regoin": "us-east-1"}', "regoin: unknown key"),
+        ('{"upload_part_mb": 1}', "upload_part_mb"),
+        ('{"source": {"kind": "urls"}}', "source.urls must list at least one URL"),
+        ('{"source": {"kind": "urls", "urls": ["ftp://x/y.zip"]}}', "ftp://x/y.zip"),
+        ('{"source": {"portal_login_url": "portal.example"}}', "source.portal_login_url"),
+        ('{"raw_prefix": "/"}', "raw_prefix: must not be empty"),
+        ('{"data_bucket": "another-bucket"}', "LOANLAKE__DATA_BUCKET=another-bucket"),
+    ],
+)
+def test_invalid_config_names_the_key(raw, message):
+    with pytest.raises(ConfigError, match="loanlake_config") as error:
+        parse_config(raw)
+    assert message in str(error.value)
