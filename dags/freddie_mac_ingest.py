@@ -30,6 +30,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import airflow.providers.amazon.aws.assets.s3  # noqa: F401 - imported once by the DAG processor, not on each parse
 import pendulum
 from airflow.sdk import Param, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable

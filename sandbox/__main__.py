@@ -16,6 +16,8 @@ import threading
 import time
 from pathlib import Path
 
+import psutil
+
 from sandbox.site import PrerequisiteError, Sandbox, SandboxSettings
 
 START_TIMEOUT_SECONDS = 180
@@ -51,10 +53,17 @@ def _ready_file(settings: SandboxSettings) -> Path:
 def _running_pid(settings: SandboxSettings) -> int | None:
     try:
         pid = int(_pid_file(settings).read_text())
-        os.kill(pid, 0)
-    except (FileNotFoundError, ValueError, ProcessLookupError):
+    except (FileNotFoundError, ValueError):
         return None
-    return pid
+    return pid if _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    """A live process (an exited one that nobody reaped yet, a zombie, is not)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def run_foreground(settings: SandboxSettings) -> int:
@@ -123,12 +132,12 @@ def stop_background(settings: SandboxSettings) -> int:
         return 0
     os.kill(pid, signal.SIGTERM)
     for _ in range(60):
-        if _running_pid(settings) is None:
+        if not _alive(pid):
             break
         time.sleep(0.5)
     else:
         os.kill(pid, signal.SIGKILL)
-        _pid_file(settings).unlink(missing_ok=True)
+    _pid_file(settings).unlink(missing_ok=True)
     print(f"sandbox down (pid {pid} stopped)")
     return 0
 

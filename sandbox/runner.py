@@ -72,7 +72,9 @@ def load_dag(dag_id: str) -> Any:
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
-    return bag.get_dag(dag_id)
+    if dag_id not in bag.dags:
+        raise KeyError(f"no DAG {dag_id!r} in {ROOT / 'dags'}; found {sorted(bag.dags)}")
+    return bag.dags[dag_id]
 
 
 def run_dag(dag_id: str, logical_date: datetime, conf: dict[str, Any] | None = None) -> RunResult:

@@ -43,9 +43,20 @@ class SandboxSettings:
     moto_port: int = int(os.environ.get("LOANLAKE_SANDBOX_MOTO_PORT", "4566"))
     portal_port: int = int(os.environ.get("LOANLAKE_SANDBOX_PORTAL_PORT", "8765"))
     mysql: dict[str, Any] = field(
-        default_factory=lambda: {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+        default_factory=lambda: {
+            "host": os.environ.get("LOANLAKE_SANDBOX_MYSQL_HOST", "127.0.0.1"),
+            "port": 3306,
+            "user": "root",
+            "password": "",
+        }
     )
-    postgres: dict[str, Any] = field(default_factory=lambda: {"host": "127.0.0.1", "port": 5432, "user": "postgres"})
+    postgres: dict[str, Any] = field(
+        default_factory=lambda: {
+            "host": os.environ.get("LOANLAKE_SANDBOX_POSTGRES_HOST", "127.0.0.1"),
+            "port": 5432,
+            "user": "postgres",
+        }
+    )
     require_java: bool = True
 
 
@@ -110,7 +121,9 @@ class Sandbox:
 
     @property
     def portal_password(self) -> str:
-        """A password made once per sandbox home, so no secret lives in the repository."""
+        """``LOANLAKE_SANDBOX_PORTAL_PASSWORD``, else one made once per sandbox home: no secret in the repository."""
+        if os.environ.get("LOANLAKE_SANDBOX_PORTAL_PASSWORD"):
+            return os.environ["LOANLAKE_SANDBOX_PORTAL_PASSWORD"]
         path = self.settings.home / "portal-password"
         if not path.exists():
             path.write_text(secrets.token_urlsafe(16))
