@@ -5,13 +5,13 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-import zipfile
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from portal_testdata import LOAN_ZIPS, PASSWORD, USER
 
 from loanlake.freddie_mac.download import Timeouts, UrlSource, describe_body, new_session, open_stream
 from loanlake.freddie_mac.errors import SourceError, SourceLoginError, TransientSourceError
@@ -20,39 +20,7 @@ from loanlake.freddie_mac.portal import PortalSource, _linked_file
 from loanlake.freddie_mac.sources import SourceFile
 from sandbox.portal import PortalServer
 
-USER = "analyst@example.com"
-PASSWORD = "s3cret-Pa55word"
-LOAN_ZIPS = {
-    "historical_data1_Q42015.zip": ("quarterly", "2015Q4"),
-    "sample_2016.zip": ("sample", "2016"),
-    "historical_data_2016Q1.zip": ("quarterly", "2016Q1"),
-}
-
-
-@pytest.fixture(autouse=True)
-def no_thread_left_behind() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-    assert not left, f"threads left behind: {left}"
-
-
-@pytest.fixture
-def files_dir(tmp_path: Path) -> Path:
-    """Three tiny loan-level zips (both naming schemes and a sample), a zip that is no loan data, and a PDF."""
-    folder = tmp_path / "files"
-    folder.mkdir()
-    for name in (*LOAN_ZIPS, "sample_files_r47.zip"):
-        with zipfile.ZipFile(folder / name, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(name.replace(".zip", ".txt"), "".join(f"{name}|{i}\n" for i in range(200)))
-    (folder / "user_guide.pdf").write_bytes(b"%PDF-1.4\n")
-    return folder
-
-
-@pytest.fixture
-def portal(files_dir: Path) -> Iterator[PortalServer]:
-    with PortalServer(files_dir, USER, PASSWORD) as server:
-        yield server
+pytestmark = pytest.mark.usefixtures("no_thread_left_behind")
 
 
 @pytest.fixture

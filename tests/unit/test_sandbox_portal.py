@@ -6,9 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,39 +14,13 @@ import pytest
 import requests
 import urllib3
 from bs4 import BeautifulSoup
+from portal_testdata import LOAN_ZIPS, OTHER_ZIP, PASSWORD, USER
 
 from sandbox.portal import DOWNLOAD_PATH, FAULTS_PATH, TERMS_FIELDS, PortalServer
 
-USER = "analyst@example.com"
-PASSWORD = "correct horse battery"
-LOAN_ZIPS = ("historical_data1_Q42015.zip", "historical_data_2016Q1.zip", "sample_2016.zip")
-OTHER_ZIP = "sample_files_r47.zip"
 REPO = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture(autouse=True)
-def no_thread_left_behind() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    left = [t for t in threading.enumerate() if t not in before and t.is_alive()]
-    assert not left, f"threads left behind: {left}"
-
-
-@pytest.fixture
-def files_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "portal"
-    folder.mkdir()
-    for name in (*LOAN_ZIPS, OTHER_ZIP):
-        with zipfile.ZipFile(folder / name, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(name.replace(".zip", ".txt"), f"{name}|row\n" * 50)
-    (folder / "catalog.json").write_text("{}")
-    return folder
-
-
-@pytest.fixture
-def portal(files_dir: Path) -> Iterator[PortalServer]:
-    with PortalServer(files_dir, USER, PASSWORD) as server:
-        yield server
+pytestmark = pytest.mark.usefixtures("no_thread_left_behind")
 
 
 @pytest.fixture
