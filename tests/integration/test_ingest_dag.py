@@ -117,7 +117,7 @@ def test_html_instead_of_zip_fails_at_once_naming_the_url(sandbox, config):
     error = result.errors["fetch[0]"]
     assert error.startswith("AirflowFailException: NotAZipError:"), error
     assert "f=historical_data_2017Q2" in error and "Please log in" in error and "instead of a zip" in error
-    assert sandbox.portal.pending_faults()[0]["remaining"] == 4, "failed at once: one download, no retry"
+    assert sandbox.portal.pending_faults()[0]["remaining"] == 3, "one fresh login, then it failed at once"
 
 
 def test_wrong_password_fails_at_once_without_leaking_it(sandbox, monkeypatch):

@@ -196,11 +196,19 @@ def test_slow_portal_with_a_short_read_timeout_is_transient(portal: PortalServer
     source.close()
 
 
-def test_html_instead_of_zip_passes_through_for_the_caller_to_detect(
+def test_an_expired_session_logs_in_again_once(source: PortalSource, portal: PortalServer, files_dir: Path) -> None:
+    file = first_file(source)
+    portal.set_fault("html_instead_of_zip", times=1)
+
+    assert read_all(source, file) == (files_dir / file.name).read_bytes()
+    assert portal.pending_faults() == []
+
+
+def test_html_instead_of_zip_twice_passes_through_for_the_caller_to_detect(
     source: PortalSource, portal: PortalServer
 ) -> None:
     file = first_file(source)
-    portal.set_fault("html_instead_of_zip")
+    portal.set_fault("html_instead_of_zip", times=2)
 
     body = read_all(source, file)
 

@@ -7,9 +7,10 @@ a message, a log line or a repr.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urljoin, urlsplit
 
@@ -63,6 +64,11 @@ class _Page:
             str(i["name"]): str(i.get("value", "")) for i in form.find_all("input", type="hidden") if i.get("name")
         }
         return action, hidden | fields
+
+
+def _is_logged_out_page(head: bytes) -> bool:
+    """Whether a download's first bytes are the portal's "Please log in" page instead of a file."""
+    return head.lstrip()[:1] == b"<" and LOGGED_OUT_MARKER in head[:4096].decode("utf-8", errors="replace").lower()
 
 
 def _linked_file(url: str) -> SourceFile | None:
@@ -125,11 +131,23 @@ class PortalSource:
         log.info("%d files listed at %s (%d other links ignored)", len(files), page.url, len(links) - len(files))
         return by_period(files.values())
 
-    def open(self, file: SourceFile) -> AbstractContextManager[Iterator[bytes]]:
-        """The file streamed through the logged-in session (logs in first if needed)."""
-        session = self._logged_in().session
-        log.info("downloading %s from %s", file.name, file.location)
-        return open_stream(session, file.location)
+    @contextmanager
+    def open(self, file: SourceFile) -> Iterator[Iterator[bytes]]:
+        """The file streamed through the logged-in session (logs in first if needed).
+
+        A download answered with the "Please log in" page means the session expired: log in again
+        once and retry. A second such answer is passed on, for the caller to report as no zip.
+        """
+        for attempt in (1, 2):
+            log.info("downloading %s from %s", file.name, file.location)
+            with open_stream(self._logged_in().session, file.location) as chunks:
+                first = next(chunks, b"")
+                if attempt == 1 and _is_logged_out_page(first):
+                    log.warning("the portal session expired before %s: logging in again", file.name)
+                    self.close()
+                    continue
+                yield itertools.chain([first], chunks)
+                return
 
     def close(self) -> None:
         """Drop the session; the next call logs in again."""
