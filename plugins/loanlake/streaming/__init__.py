@@ -1,0 +1,1 @@
+"""The loan-application stream: Kinesis/Firehose/Lambda checks, shard sizing, Lambda packaging, remediation."""
