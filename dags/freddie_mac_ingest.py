@@ -36,6 +36,7 @@ from airflow.sdk import Param, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from loanlake.assets import FREDDIE_MAC_RAW
+from loanlake.dag_defaults import default_args
 
 QUARTER_PATTERN = r"^(19|20)[0-9]{2}Q[1-4]$"
 
@@ -51,13 +52,7 @@ QUARTER_PATTERN = r"^(19|20)[0-9]{2}Q[1-4]$"
     dagrun_timeout=timedelta(hours=12),
     doc_md=__doc__,
     tags=["loanlake", "freddie-mac", "ingest"],
-    default_args={
-        "owner": "data-engineering",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": True,
-        "execution_timeout": timedelta(hours=2),
-    },
+    default_args=default_args(execution_timeout=timedelta(hours=2)),
     params={
         "quarters": Param(
             [],

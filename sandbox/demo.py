@@ -21,6 +21,7 @@ from sandbox import catalog
 from sandbox.runner import ROOT, RunResult, prepare_airflow, run_dag
 
 AIRFLOW_HOME = ROOT / ".airflow"
+ACTIVE_CLUSTER_STATES = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ def pipeline() -> list[Step]:
         "quarters": [r.period for r in catalog.RELEASES if r.dataset == "quarterly"],
         "sample_years": [int(r.period) for r in catalog.RELEASES if r.dataset == "sample"],
     }
+    periods = {"periods": everything["quarters"] + [str(year) for year in everything["sample_years"]]}
     return [
         Step(
             "ingest every quarter and sample year the portal offers",
@@ -47,6 +49,18 @@ def pipeline() -> list[Step]:
             everything,
         ),
         Step("ingest the same again: nothing is downloaded twice", "freddie_mac_ingest", _date(2017, 4, 2), everything),
+        Step(
+            "process the new quarters on a transient EMR cluster",
+            "loan_data_processing",
+            _date(2017, 4, 3),
+            periods,
+        ),
+        Step(
+            "publish them: Sqoop to RDS MySQL (MariaDB), COPY into Redshift (PostgreSQL), reconciled",
+            "loan_warehouse_load",
+            _date(2017, 4, 4),
+            periods,
+        ),
     ]
 
 
@@ -121,11 +135,68 @@ def summary(site: Any, results: list[RunResult]) -> str:
     objects = [
         o for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket) for o in page.get("Contents", [])
     ]
+    lines += _processing_summary(site, config, results)
+    lines += _warehouse_summary(site, results)
     lines.append(f"\ns3://{bucket}: {len(objects)} objects, {sum(o['Size'] for o in objects) / 1e6:.1f} MB")
     for prefix in sorted({o["Key"].split("/")[0] for o in objects}):
         inside = [o for o in objects if o["Key"].startswith(prefix + "/")]
         lines.append(f"  {prefix + '/':<12} {len(inside):>4} objects {sum(o['Size'] for o in inside) / 1e6:>8.1f} MB")
     return "\n".join(lines)
+
+
+def _processing_summary(site: Any, config: Any, results: list[RunResult]) -> list[str]:
+    """Rows in, processed and quarantined per table and period, from the quality metrics; clusters left running."""
+    from loanlake.processing import quality
+
+    lines = []
+    for step, result in zip(pipeline(), results, strict=False):
+        if step.dag_id != "loan_data_processing":
+            continue
+        periods = step.conf["periods"]
+        metrics = quality.read_metrics(site.boto3_client("s3"), config.data_bucket, config.quality_prefix, periods)
+        lines.append(
+            f"\n{result.run_id}: rows per table and period (from s3://{config.data_bucket}/{config.quality_prefix}/)"
+        )
+        lines.append(f"  {'table':<16} {'period':<8} {'lines read':>10} {'processed':>10} {'quarantined':>12}")
+        for (table, period), counts in sorted(quality.totals(metrics).items()):
+            lines.append(
+                f"  {table:<16} {period:<8} {counts['rows_read']:>10,} {counts['rows_kept']:>10,} "
+                f"{counts['rows_quarantined']:>12,}"
+            )
+    active = site.boto3_client("emr").list_clusters(ClusterStates=ACTIVE_CLUSTER_STATES)["Clusters"]
+    running = ", ".join(f"{c['Id']} ({c['Status']['State']})" for c in active)
+    lines.append(f"\nEMR clusters still running: {running or 'none, every cluster was terminated by its teardown'}")
+    return lines
+
+
+def _warehouse_summary(site: Any, results: list[RunResult]) -> list[str]:
+    """Rows per period in the sandbox's RDS MySQL (MariaDB) and Redshift (PostgreSQL) after the warehouse DAG."""
+    if not any(result.dag_id == "loan_warehouse_load" for result in results):
+        return []
+    from sandbox.site import connect_mysql, connect_postgres, sql_text
+
+    mysql = connect_mysql(site.context.mysql)
+    try:
+        with mysql.cursor() as cursor:
+            cursor.execute(sql_text("mysql/published_acquisition.sql"))
+            acquisition = dict(cursor.fetchall())
+    finally:
+        mysql.close()
+    postgres_params = {k: v for k, v in site.context.postgres.items() if k != "dbname"}
+    postgres = connect_postgres(postgres_params, site.context.postgres["dbname"])
+    try:
+        with postgres.cursor() as cursor:
+            cursor.execute(sql_text("postgres/published_performance.sql"))
+            performance = dict(cursor.fetchall())
+    finally:
+        postgres.close()
+    mysql_at = f"{site.context.mysql['host']}:{site.context.mysql['port']}/loanlake.acquisition"
+    redshift_at = f"{site.context.postgres['host']}:{site.context.postgres['port']}/loanlake.loanlake.performance"
+    lines = [f"\nPublished: acquisition to RDS MySQL ({mysql_at}), performance to Redshift ({redshift_at})"]
+    lines.append(f"  {'period':<8} {'RDS MySQL rows':>15} {'Redshift rows':>15}")
+    for period in sorted(set(acquisition) | set(performance)):
+        lines.append(f"  {period:<8} {acquisition.get(period, 0):>15,} {performance.get(period, 0):>15,}")
+    return lines
 
 
 @contextlib.contextmanager

@@ -217,33 +217,33 @@ def check_prerequisites(settings: SandboxSettings) -> None:
         raise PrerequisiteError(
             "Java is missing (Spark needs it): apt-get install -y openjdk-17-jre-headless, or put java on PATH"
         )
-    _connect_mysql(settings.mysql).close()
-    _connect_postgres(settings.postgres, "postgres").close()
+    connect_mysql(settings.mysql).close()
+    connect_postgres(settings.postgres, "postgres").close()
 
 
 def ensure_databases(settings: SandboxSettings) -> None:
     """A ``loanlake`` database in the local MariaDB (RDS MySQL) and PostgreSQL (Redshift)."""
-    conn = _connect_mysql(settings.mysql)
+    conn = connect_mysql(settings.mysql)
     try:
-        conn.cursor().execute(_sql("mysql/create_database.sql"))
+        conn.cursor().execute(sql_text("mysql/create_database.sql"))
     finally:
         conn.close()
-    conn = _connect_postgres(settings.postgres, "postgres")
+    conn = connect_postgres(settings.postgres, "postgres")
     conn.autocommit = True
     try:
         cur = conn.cursor()
-        cur.execute(_sql("postgres/database_exists.sql"))
+        cur.execute(sql_text("postgres/database_exists.sql"))
         if not cur.fetchone()[0]:
-            cur.execute(_sql("postgres/create_database.sql"))
+            cur.execute(sql_text("postgres/create_database.sql"))
     finally:
         conn.close()
 
 
-def _sql(name: str) -> str:
+def sql_text(name: str) -> str:
     return (SQL / name).read_text()
 
 
-def _connect_mysql(params: dict[str, Any]):
+def connect_mysql(params: dict[str, Any]):
     import MySQLdb
 
     try:
@@ -257,7 +257,7 @@ def _connect_mysql(params: dict[str, Any]):
         ) from None
 
 
-def _connect_postgres(params: dict[str, Any], dbname: str):
+def connect_postgres(params: dict[str, Any], dbname: str):
     import psycopg2
 
     try:

@@ -16,3 +16,10 @@ FREDDIE_MAC_RAW = Asset(
     group="loanlake",
     extra={"description": "Freddie Mac origination and performance files as published, one prefix a period"},
 )
+
+LOANS_PROCESSED = Asset(
+    name="loans_processed",
+    uri=f"s3://{_BUCKET}/processed/",
+    group="loanlake",
+    extra={"description": "typed, partitioned Parquet of acquisitions and performance, checked by the quality gate"},
+)

@@ -13,6 +13,16 @@ def test_defaults_are_a_valid_production_config(monkeypatch):
     assert config.source.kind == "portal"
     assert config.source.portal_login_url.startswith("https://")
     assert config.raw_prefix == "raw"
+    assert (config.processed_prefix, config.quarantine_prefix, config.quality_prefix) == (
+        "processed",
+        "quarantine",
+        "quality",
+    )
+    assert config.emr.release_label == "emr-7.4.0", "the newest release with both Hive and Sqoop"
+    assert config.emr.applications == ["Hive", "Sqoop", "HCatalog"]
+    assert config.emr.log_uri == "s3://loanlake-logs/emr/"
+    assert config.emr.subnet_id is None
+    assert config.s3_root(config.quality_prefix) == "s3://loanlake-data/quality"
 
 
 def test_variable_overrides_environment_which_overrides_defaults(monkeypatch):
@@ -25,6 +35,14 @@ def test_variable_overrides_environment_which_overrides_defaults(monkeypatch):
 
 def test_prefixes_lose_their_slashes():
     assert parse_config({"raw_prefix": "/raw/"}).raw_prefix == "raw"
+    assert parse_config({"emr": {"code_prefix": "/code/hql/"}}).emr.code_prefix == "code/hql"
+    assert parse_config({"emr": {"log_uri": "s3://logs/emr"}}).emr.log_uri == "s3://logs/emr/", "a folder"
+
+
+def test_emr_section_from_the_environment(monkeypatch):
+    monkeypatch.setenv("LOANLAKE__EMR__CORE_INSTANCE_COUNT", "5")
+    assert parse_config({"emr": {"release_label": "emr-7.3.0"}}).emr.release_label == "emr-7.3.0"
+    assert parse_config(None).emr.core_instance_count == 5
 
 
 @pytest.mark.parametrize(
@@ -40,6 +58,14 @@ def test_prefixes_lose_their_slashes():
         ('{"source": {"portal_login_url": "portal.example"}}', "source.portal_login_url"),
         ('{"raw_prefix": "/"}', "raw_prefix: must not be empty"),
         ('{"data_bucket": "another-bucket"}', "LOANLAKE__DATA_BUCKET=another-bucket"),
+        ('{"quality_prefix": ""}', "quality_prefix: must not be empty"),
+        ('{"emr": {"release_label": "7.4.0"}}', "emr.release_label"),
+        ('{"emr": {"log_uri": "loanlake-logs/emr"}}', "emr.log_uri: 'loanlake-logs/emr' is not an s3:// URI"),
+        ('{"emr": {"max_quarantine_share": 1.5}}', "emr.max_quarantine_share"),
+        ('{"emr": {"hive_database": "loan-lake"}}', "emr.hive_database"),
+        ('{"emr": {"applications": []}}', "emr.applications"),
+        ('{"emr": {"ebs": true}}', "emr.ebs: unknown key"),
+        ('{"emr": {"idle_timeout_seconds": 10}}', "emr.idle_timeout_seconds"),
     ],
 )
 def test_invalid_config_names_the_key(raw, message):

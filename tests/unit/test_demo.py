@@ -28,3 +28,10 @@ def test_the_demo_reruns_the_ingest_to_show_it_is_idempotent():
     ingest = [step for step in pipeline() if step.dag_id == "freddie_mac_ingest"]
     assert len(ingest) == 2 and ingest[0].conf == ingest[1].conf
     assert ingest[0].logical_date != ingest[1].logical_date
+
+
+def test_the_demo_processes_the_periods_the_first_ingest_fetched():
+    first_ingest = next(step for step in pipeline() if step.dag_id == "freddie_mac_ingest")
+    processing = next(step for step in pipeline() if step.dag_id == "loan_data_processing")
+    fetched = first_ingest.conf["quarters"] + [str(year) for year in first_ingest.conf["sample_years"]]
+    assert sorted(processing.conf["periods"]) == sorted(fetched)

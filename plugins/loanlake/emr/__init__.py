@@ -1,0 +1,1 @@
+"""The transient EMR cluster: its request, its Hive steps, their idempotent submission and their logs."""

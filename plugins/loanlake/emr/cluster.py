@@ -1,0 +1,73 @@
+"""The RunJobFlow request for one DAG run's transient cluster, built from the config and the run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loanlake.config import LoanlakeConfig
+
+MANAGED_TAG = "loanlake:managed"
+
+# Hive settings the scripts rely on: dynamic-partition INSERT OVERWRITE of whole periods.
+HIVE_SITE = {
+    "hive.exec.dynamic.partition": "true",
+    "hive.exec.dynamic.partition.mode": "nonstrict",
+    "hive.exec.max.dynamic.partitions": "10000",
+    "hive.exec.max.dynamic.partitions.pernode": "2000",
+}
+
+
+def cluster_name(config: LoanlakeConfig, dag_id: str, run_id: str) -> str:
+    return f"loanlake-{config.environment}-{dag_id}-{run_id}"[:256]
+
+
+def job_flow_request(config: LoanlakeConfig, dag_id: str, run_id: str) -> dict[str, Any]:
+    """The request body for ``EmrCreateJobFlowOperator(job_flow_overrides=...)``.
+
+    The cluster stays alive without steps (they are added once it is up) and ends by the DAG's teardown;
+    the idle auto-termination policy is the second line of defence if the teardown itself cannot run.
+    """
+    emr = config.emr
+    instances: dict[str, Any] = {
+        "InstanceGroups": [
+            _group("primary", "MASTER", emr.primary_instance_type, 1),
+            _group("core", "CORE", emr.core_instance_type, emr.core_instance_count),
+        ],
+        "KeepJobFlowAliveWhenNoSteps": True,
+        "TerminationProtected": False,
+    }
+    if emr.subnet_id:
+        instances["Ec2SubnetId"] = emr.subnet_id
+    return {
+        "Name": cluster_name(config, dag_id, run_id),
+        "ReleaseLabel": emr.release_label,
+        "Applications": [{"Name": name} for name in emr.applications],
+        "LogUri": emr.log_uri,
+        "Instances": instances,
+        "AutoTerminationPolicy": {"IdleTimeout": emr.idle_timeout_seconds},
+        "StepConcurrencyLevel": 1,
+        "ServiceRole": emr.service_role,
+        "JobFlowRole": emr.job_flow_role,
+        "VisibleToAllUsers": True,
+        "Configurations": [{"Classification": "hive-site", "Properties": HIVE_SITE}],
+        "Tags": [
+            {"Key": key, "Value": value}
+            for key, value in {
+                "dag_id": dag_id,
+                "run_id": run_id,
+                "owner": config.owner,
+                "environment": config.environment,
+                MANAGED_TAG: "true",
+            }.items()
+        ],
+    }
+
+
+def _group(name: str, role: str, instance_type: str, count: int) -> dict[str, Any]:
+    return {
+        "Name": name,
+        "InstanceRole": role,
+        "Market": "ON_DEMAND",
+        "InstanceType": instance_type,
+        "InstanceCount": count,
+    }

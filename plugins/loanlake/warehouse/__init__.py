@@ -1,0 +1,1 @@
+"""Publishing processed data to the warehouses: Sqoop export to RDS MySQL, COPY into Redshift, reconciliation."""
