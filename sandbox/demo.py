@@ -12,26 +12,29 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sandbox import catalog
+from sandbox import catalog, flow
 from sandbox.runner import ROOT, RunResult, prepare_airflow, run_dag
 
 AIRFLOW_HOME = ROOT / ".airflow"
 ACTIVE_CLUSTER_STATES = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"]
+TRAFFIC_EVENTS, TRAFFIC_BAD_EVERY = 2000, 50
 
 
 @dataclass(frozen=True)
 class Step:
-    """One DAG run of the demo."""
+    """One step of the demo: a DAG run, or an action outside Airflow (traffic a producer sends)."""
 
     title: str
-    dag_id: str
-    logical_date: datetime
+    dag_id: str | None = None
+    logical_date: datetime | None = None
     conf: dict[str, Any] = field(default_factory=dict)
+    action: Callable[[Any], str] | None = None  # takes the sandbox, returns what it did
 
 
 def pipeline() -> list[Step]:
@@ -61,7 +64,46 @@ def pipeline() -> list[Step]:
             _date(2017, 4, 4),
             periods,
         ),
+        Step(
+            "stream health with remediation: nothing exists yet, so it creates the stream, Lambda and delivery stream",
+            "stream_health",
+            _date(2026, 1, 1),
+            {"remediate": True},
+        ),
+        Step("stream health again: every part present, healthy and as declared", "stream_health", _date(2026, 1, 2)),
+        Step(
+            f"loan applications through the stream: {TRAFFIC_EVENTS:,} events, every {TRAFFIC_BAD_EVERY}th invalid",
+            action=stream_traffic,
+        ),
     ]
+
+
+def stream_traffic(site: Any) -> str:
+    """Put the events with the producer, wait until Firehose delivered or failed each one, say where they went."""
+    from loanlake.config import parse_config
+    from loanlake.streaming.prefixes import EXPRESSION
+    from loanlake.streaming.producer import events, put_events
+
+    config = parse_config(os.environ["AIRFLOW_VAR_LOANLAKE_CONFIG"])
+    spec, bucket, s3 = config.streaming, config.data_bucket, site.boto3_client("s3")
+    put = put_events(
+        site.boto3_client("kinesis"), spec.stream.name, events(TRAFFIC_EVENTS, bad_every=TRAFFIC_BAD_EVERY)
+    )
+    delivered_at, failed_at = (
+        EXPRESSION.split(prefix)[0] for prefix in (spec.delivery.prefix, spec.delivery.error_prefix)
+    )
+
+    def landed() -> tuple[int, int]:
+        return len(flow.records(s3, bucket, delivered_at)), len(flow.records(s3, bucket, failed_at))
+
+    flow.wait_for(lambda: sum(landed()), put.accepted)
+    delivered, failed = landed()
+    return (
+        f"{put.accepted:,} events produced into Kinesis {spec.stream.name} ({put.calls} PutRecords calls, "
+        f"{put.retried} retried)\n{delivered:,} delivered by Firehose {spec.delivery.name} through Lambda "
+        f"{spec.processor.function_name} to s3://{bucket}/{delivered_at}\n{failed:,} failed validation, kept under "
+        f"s3://{bucket}/{failed_at}\n{put.accepted - delivered - failed:,} lost"
+    )
 
 
 def _date(year: int, month: int, day: int) -> datetime:
@@ -85,8 +127,11 @@ def main() -> int:
         print(f"sandbox: AWS APIs at {site.endpoint_url}, Freddie Mac portal at {site.portal.login_url}")
         results = []
         for number, step in enumerate(pipeline(), 1):
-            print(f"\n[{number}] {step.dag_id}: {step.title}")
+            print(f"\n[{number}] {step.dag_id or 'traffic'}: {step.title}")
             step_started = time.monotonic()
+            if step.action is not None:
+                print(_indent(step.action(site)) + f"\n    ({time.monotonic() - step_started:.0f} s)")
+                continue
             with _output_to(log_path):
                 result = run_dag(step.dag_id, step.logical_date, step.conf)
             results.append(result)
@@ -149,7 +194,7 @@ def _processing_summary(site: Any, config: Any, results: list[RunResult]) -> lis
     from loanlake.processing import quality
 
     lines = []
-    for step, result in zip(pipeline(), results, strict=False):
+    for step, result in zip([step for step in pipeline() if step.dag_id], results, strict=True):
         if step.dag_id != "loan_data_processing":
             continue
         periods = step.conf["periods"]

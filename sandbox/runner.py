@@ -60,8 +60,15 @@ class RunResult:
         return [task for task, state in self.tasks.items() if state not in ("success", "skipped")]
 
     def __str__(self) -> str:
+        """The run's state, then each task's; a mapped task's instances in one line per state."""
+        grouped: dict[tuple[str, str], list[str]] = {}
+        for task, state in self.tasks.items():
+            name, _, index = task.partition("[")
+            grouped.setdefault((name, state), []).append(index.rstrip("]"))
         lines = [f"{self.dag_id} {self.run_id}: {self.state}"]
-        lines += [f"  {task:<40} {state}" for task, state in self.tasks.items()]
+        for (name, state), indexes in grouped.items():
+            mapped = f"{name}[{len(indexes)} mapped]" if indexes != [""] else name
+            lines.append(f"  {mapped:<40} {state}")
         lines += [f"  {task} failed: {error}" for task, error in self.errors.items()]
         return "\n".join(lines)
 

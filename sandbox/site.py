@@ -28,6 +28,20 @@ ACCOUNT_CREDENTIALS = {"login": "testing", "password": "testing"}  # moto accept
 PORTAL_USER = "loanlake"
 DATA_BUCKET = "loanlake-data"
 BUCKETS = (DATA_BUCKET, "loanlake-logs")
+# The roles the default config names (loanlake.config), with the service that assumes each: on AWS they
+# come from include/iam/; moto needs them to exist before a function or a delivery stream can use them.
+ROLES = {
+    "loanlake-firehose": "firehose.amazonaws.com",
+    "loanlake-firehose-transform": "lambda.amazonaws.com",
+    "loanlake-redshift-copy": "redshift.amazonaws.com",
+    "loanlake-sagemaker": "sagemaker.amazonaws.com",
+    "loanlake-endpoint-proxy": "lambda.amazonaws.com",
+}
+# What the sandbox's config sets beyond the defaults: short waits, so the demo and the tests do not idle.
+STREAMING = {
+    "poll_seconds": 1,
+    "delivery": {"buffer_size_mb": 1, "buffer_interval_seconds": 1, "processor_buffer_interval_seconds": 1},
+}
 
 
 class PrerequisiteError(RuntimeError):
@@ -88,6 +102,7 @@ class Sandbox:
         self.endpoint_url = f"http://{host}:{port}"
         self._undos = apply_all(self.context)
         self._create_buckets()
+        self._create_roles()
         files = catalog.publish(s.home / "portal")
         self._portal = PortalServer(files, PORTAL_USER, self.portal_password, host=s.host, port=s.portal_port)
         self._portal.start()
@@ -170,6 +185,7 @@ class Sandbox:
             "region": REGION,
             "data_bucket": DATA_BUCKET,
             "source": {"kind": "portal", "portal_login_url": self.portal.login_url, "backoff_seconds": 0.2},
+            "streaming": STREAMING,
         }
         return {
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws),
@@ -189,6 +205,15 @@ class Sandbox:
         )
         path.chmod(0o600)
         return path
+
+    def _create_roles(self) -> None:
+        iam = self.boto3_client("iam")
+        for name, service in ROLES.items():
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+            }
+            iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
 
     def _create_buckets(self) -> None:
         s3 = self.boto3_client("s3")

@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 VARIABLE_KEY = "loanlake_config"
 ENV_PREFIX = "LOANLAKE__"
 DEFAULT_DATA_BUCKET = "loanlake-data"
+ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$"
+NAME = r"^[A-Za-z0-9_.-]{1,64}$"  # of a stream, delivery stream or function
 
 
 def asset_bucket() -> str:
@@ -106,7 +108,7 @@ class RedshiftConfig(_Section):
     schema_name: str = Field("loanlake", pattern=r"^[a-z_][a-z0-9_]*$", description="schema of the loanlake tables")
     copy_iam_role: str = Field(
         "arn:aws:iam::123456789012:role/loanlake-redshift-copy",
-        pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$",
+        pattern=ROLE_ARN,
         description="the role Redshift assumes to read processed/ for COPY",
     )
     poll_seconds: int = Field(10, ge=1, le=300, description="how often a statement's status is polled")
@@ -139,6 +141,167 @@ class WarehouseConfig(_Section):
         return _prefix(value)
 
 
+class KinesisStreamSpec(_Section):
+    """The Kinesis data stream the loan-application events go into."""
+
+    name: str = Field("loanlake-applications", pattern=NAME)
+    min_shards: int = Field(1, ge=1, le=500)
+    max_shards: int = Field(8, ge=1, le=500, description="remediation never goes beyond this")
+    retention_hours: int = Field(24, ge=24, le=8760)
+    kms_key_id: str | None = Field("alias/aws/kinesis", description="server-side encryption key; None: unencrypted")
+    max_iterator_age_seconds: int = Field(300, ge=1, description="how far the slowest consumer may lag")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> KinesisStreamSpec:
+        if self.min_shards > self.max_shards:
+            raise ValueError(f"streaming.stream: min_shards {self.min_shards} > max_shards {self.max_shards}")
+        return self
+
+
+class DeliveryStreamSpec(_Section):
+    """The Firehose delivery stream: the Kinesis stream as its source, S3 as its destination."""
+
+    name: str = Field("loanlake-applications-to-s3", pattern=NAME)
+    role_arn: str = Field("arn:aws:iam::123456789012:role/loanlake-firehose", pattern=ROLE_ARN)
+    prefix: str = Field(
+        "streaming/applications/!{timestamp:yyyy/MM/dd/HH}/", description="in data_bucket, time-partitioned"
+    )
+    error_prefix: str = Field("streaming/errors/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH}/")
+    buffer_size_mb: int = Field(64, ge=1, le=128)
+    buffer_interval_seconds: int = Field(300, ge=0, le=900)
+    compression: Literal["UNCOMPRESSED", "GZIP"] = "GZIP"
+    processor_buffer_size_mb: float = Field(1, gt=0, le=3, description="records per Lambda invocation, in MB")
+    processor_buffer_interval_seconds: int = Field(
+        60, ge=0, le=900, description="longest wait before the Lambda runs (AWS's minimum is 60)"
+    )
+    processor_retries: int = Field(3, ge=0, le=300)
+
+    @model_validator(mode="after")
+    def _time_partitioned(self) -> DeliveryStreamSpec:
+        if "!{timestamp:" not in self.prefix:
+            raise ValueError("streaming.delivery.prefix must be time-partitioned: add a !{timestamp:...} expression")
+        if "!{firehose:error-output-type}" not in self.error_prefix:
+            raise ValueError("streaming.delivery.error_prefix must hold !{firehose:error-output-type}")
+        return self
+
+
+class ProcessorSpec(_Section):
+    """The Firehose transformation Lambda, built from include/lambda/<source>/."""
+
+    function_name: str = Field("loanlake-firehose-transform", pattern=NAME)
+    source: str = Field("firehose_transform", pattern=r"^[a-z_]+$", description="folder in include/lambda/")
+    handler: str = Field("handler.handler")
+    runtime: str = Field("python3.12", pattern=r"^python3\.[0-9]+$")
+    supported_runtimes: list[str] = Field(default_factory=lambda: ["python3.11", "python3.12", "python3.13"])
+    role_arn: str = Field("arn:aws:iam::123456789012:role/loanlake-firehose-transform", pattern=ROLE_ARN)
+    timeout_seconds: int = Field(60, ge=1, le=900)
+    memory_mb: int = Field(256, ge=128, le=10240)
+
+    @model_validator(mode="after")
+    def _runtime_supported(self) -> ProcessorSpec:
+        if self.runtime not in self.supported_runtimes:
+            raise ValueError(f"streaming.processor.runtime {self.runtime!r} is not in supported_runtimes")
+        return self
+
+
+class StreamingConfig(_Section):
+    """The declared streaming resources: what stream_health checks, and what remediation makes true."""
+
+    stream: KinesisStreamSpec = Field(default_factory=KinesisStreamSpec)
+    delivery: DeliveryStreamSpec = Field(default_factory=DeliveryStreamSpec)
+    processor: ProcessorSpec = Field(default_factory=ProcessorSpec)
+    window_minutes: int = Field(15, ge=1, le=1440, description="the traffic and delivery window each check looks at")
+    freshness_slack_minutes: int = Field(
+        10, ge=0, description="newest delivered object may be buffer interval + this old while records arrive"
+    )
+    report_prefix: str = Field("reports/stream_health", description="prefix in data_bucket for the JSON reports")
+    poll_seconds: int = Field(10, ge=1, le=60, description="how often remediation's waiters poll")
+
+    @field_validator("report_prefix")
+    @classmethod
+    def _report_prefix(cls, value: str) -> str:
+        return _prefix(value)
+
+
+class DriftConfig(_Section):
+    """When captured endpoint inputs have drifted from the training baseline enough to retrain."""
+
+    moderate_psi: float = Field(0.1, gt=0, description="PSI from which a feature's drift is moderate")
+    major_psi: float = Field(0.25, gt=0, description="PSI from which a feature's drift is major")
+    material_level: Literal["moderate", "major"] = Field("major", description="the level that triggers retraining")
+    min_records: int = Field(500, ge=1, description="fewer captured rows than this: no verdict")
+    cooldown_days: float = Field(14, ge=0, description="no drift-triggered retraining sooner than this after one")
+    report_prefix: str = Field("reports/drift", description="prefix in data_bucket for drift reports and charts")
+
+    @field_validator("report_prefix")
+    @classmethod
+    def _report_prefix(cls, value: str) -> str:
+        return _prefix(value)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DriftConfig:
+        if self.moderate_psi >= self.major_psi:
+            raise ValueError(f"ml.drift: moderate_psi {self.moderate_psi} must be below major_psi {self.major_psi}")
+        return self
+
+
+class MlConfig(_Section):
+    """The credit-risk model: training set, SageMaker training, the deployment gate, the endpoint, drift."""
+
+    training_prefix: str = Field("ml/training", description="prefix in data_bucket for each run's training set")
+    model_prefix: str = Field("ml/models", description="prefix in data_bucket for training output (model.tar.gz)")
+    registry_prefix: str = Field("ml/registry", description="prefix in data_bucket for the live-model record")
+    capture_prefix: str = Field("ml/capture", description="prefix in data_bucket for the endpoint's data capture")
+    checkpoint_prefix: str = Field("ml/checkpoints", description="prefix in data_bucket for spot checkpoints")
+    role_arn: str = Field("arn:aws:iam::123456789012:role/loanlake-sagemaker", pattern=ROLE_ARN)
+    xgboost_version: str = Field("1.7-1", description="the built-in XGBoost image version")
+    instance_type: str = Field("ml.m5.xlarge", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_count: int = Field(1, ge=1, le=20)
+    volume_gb: int = Field(10, ge=1, le=1000)
+    max_runtime_seconds: int = Field(3600, ge=60, le=432000)
+    use_spot: bool = Field(False, description="managed spot training, checkpointed to checkpoint_prefix")
+    max_wait_seconds: int = Field(7200, ge=60, le=432000, description="spot only: runtime plus waiting for capacity")
+    hyperparameters: dict[str, str] = Field(
+        default_factory=lambda: {
+            "objective": "binary:logistic",
+            "eval_metric": "auc",
+            "num_round": "300",
+            "early_stopping_rounds": "20",
+            "max_depth": "4",
+            "eta": "0.1",
+            "subsample": "0.8",
+            "min_child_weight": "5",
+        }
+    )
+    min_training_rows: int = Field(500, ge=1, description="fewer labelled loans than this fail the run")
+    auc_floor: float = Field(0.65, ge=0.5, le=1, description="no model below this validation AUC is deployed")
+    auc_tolerance: float = Field(0.005, ge=0, le=0.2, description="how much worse than live a new model may be")
+    endpoint_name: str = Field("loanlake-credit-risk", pattern=r"^[A-Za-z0-9](-*[A-Za-z0-9]){0,62}$")
+    endpoint_instance_type: str = Field("ml.m5.large", pattern=r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+    endpoint_instance_count: int = Field(1, ge=1, le=20)
+    capture_sampling_percent: int = Field(100, ge=0, le=100)
+    rollback_alarms: list[str] = Field(default_factory=list, description="CloudWatch alarms that roll an update back")
+    deploy_timeout_minutes: int = Field(60, ge=1, le=720)
+    poll_seconds: int = Field(30, ge=1, le=600, description="how often training and endpoint states are polled")
+    keep_models: int = Field(3, ge=1, le=50, description="models and endpoint configs kept besides the live one")
+    proxy_function_name: str = Field("loanlake-endpoint-proxy", pattern=NAME)
+    proxy_role_arn: str = Field("arn:aws:iam::123456789012:role/loanlake-endpoint-proxy", pattern=ROLE_ARN)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+
+    @field_validator(
+        "training_prefix", "model_prefix", "registry_prefix", "capture_prefix", "checkpoint_prefix", mode="after"
+    )
+    @classmethod
+    def _prefixes(cls, value: str) -> str:
+        return _prefix(value)
+
+    @model_validator(mode="after")
+    def _spot_waits_longer(self) -> MlConfig:
+        if self.use_spot and self.max_wait_seconds < self.max_runtime_seconds:
+            raise ValueError("ml.max_wait_seconds must be at least ml.max_runtime_seconds with use_spot")
+        return self
+
+
 def _prefix(value: str) -> str:
     if not value.strip("/"):
         raise ValueError("must not be empty")
@@ -166,6 +329,8 @@ class LoanlakeConfig(BaseSettings):
     source: SourceConfig = Field(default_factory=SourceConfig)
     emr: EmrConfig = Field(default_factory=EmrConfig)
     warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
+    streaming: StreamingConfig = Field(default_factory=StreamingConfig)
+    ml: MlConfig = Field(default_factory=MlConfig)
 
     @field_validator("raw_prefix", "manifest_prefix", "processed_prefix", "quarantine_prefix", "quality_prefix")
     @classmethod

@@ -1,4 +1,4 @@
-"""Helpers every task module shares: the config in force, a fail-fast error, the S3 client."""
+"""Helpers every task module shares: the config in force, a fail-fast error, AWS clients."""
 
 from __future__ import annotations
 
@@ -25,3 +25,10 @@ def s3(settings: LoanlakeConfig) -> Any:
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     return S3Hook(aws_conn_id=settings.aws_conn_id, region_name=settings.region).get_conn()
+
+
+def aws_client(settings: LoanlakeConfig, service: str) -> Any:
+    """A boto3 client of ``service`` from the provider's base hook: the AWS connection and region of the config."""
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    return AwsBaseHook(aws_conn_id=settings.aws_conn_id, region_name=settings.region, client_type=service).get_conn()

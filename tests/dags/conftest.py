@@ -1,9 +1,9 @@
 """One guarded parse of every file in dags/, shared by the DAG integrity tests.
 
-Each file is parsed in a session-scoped DagBag while sockets, DNS, the metadata database and Variable or
-Connection look-ups are refused (and recorded), and timed once Airflow itself is imported. A second parse
-with flipped Airflow defaults shows whether ``catchup`` and ``max_active_runs`` were set by the DAG or
-inherited from the configuration.
+Each file is parsed in a session-scoped DagBag while sockets, DNS, the metadata database, the MySQL and
+PostgreSQL drivers and Variable or Connection look-ups are refused (and recorded), and timed once Airflow
+itself is imported. A second parse with flipped Airflow defaults shows whether ``catchup`` and
+``max_active_runs`` were set by the DAG or inherited from the configuration.
 """
 
 from __future__ import annotations
@@ -66,6 +66,12 @@ class IOGuard:
         mp.setattr(
             Engine, "raw_connection", lambda engine, *_, **__: self.refuse(f"database connection {engine.url!r}")
         )
+        # The database drivers open their sockets in C, past the socket module: refuse their connect calls too.
+        import MySQLdb
+        import psycopg2
+
+        mp.setattr(MySQLdb, "connect", lambda *_, **kwargs: self.refuse(f"MySQL connection {kwargs.get('host')!r}"))
+        mp.setattr(psycopg2, "connect", lambda *args, **kwargs: self.refuse(f"PostgreSQL connection {args or kwargs}"))
         mp.setattr(context, "_get_variable", lambda key, *_, **__: self.refuse(f"Variable.get({key!r})"))
         mp.setattr(context, "_get_connection", lambda conn_id: self.refuse(f"connection look-up {conn_id!r}"))
 

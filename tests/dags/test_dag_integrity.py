@@ -101,6 +101,8 @@ GUARD_CASES = {
     "    pass\n",
     "http_call.py": "import urllib.request\nurllib.request.urlopen('http://127.0.0.1:9/')\n",
     "variable_get.py": "from airflow.sdk import Variable\nVariable.get('loanlake_config')\n",
+    "mysql_connect.py": "import MySQLdb\nMySQLdb.connect(host='127.0.0.1', user='root')\n",
+    "postgres_connect.py": "import psycopg2\npsycopg2.connect(host='127.0.0.1', user='postgres')\n",
 }
 
 
@@ -112,6 +114,6 @@ def test_guard_refuses_io_and_lets_clean_files_parse(parse_folder, tmp_path):
     assert not parsed["clean.py"].io_attempts and parsed["clean.py"].import_error is None
     assert parsed["socket_swallowed.py"].io_attempts, "an attempt the DAG code swallows is still recorded"
     assert parsed["socket_swallowed.py"].import_error is None
-    for name in ("http_call.py", "variable_get.py"):
+    for name in ("http_call.py", "variable_get.py", "mysql_connect.py", "postgres_connect.py"):
         assert parsed[name].io_attempts
         assert f"ParseTimeIOError: {name}: " in parsed[name].import_error

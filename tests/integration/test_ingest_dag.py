@@ -102,6 +102,7 @@ def test_transient_portal_faults_are_retried(sandbox, config, fault):
     result = _run({"quarters": ["2017Q2"], "refresh": True})
 
     assert result.state == "success", result
+    assert sandbox.portal.pending_faults() == [], "the fault was served: the landing below came from a retry"
     members = _portal_members(sandbox, "historical_data_2017Q2.zip")
     landed = _raw_objects(sandbox.boto3_client("s3"), "2017Q2")
     assert sorted(k.rsplit("/", 1)[-1] for k in landed) == sorted(members)

@@ -66,6 +66,11 @@ def test_emr_section_from_the_environment(monkeypatch):
         ('{"emr": {"applications": []}}', "emr.applications"),
         ('{"emr": {"ebs": true}}', "emr.ebs: unknown key"),
         ('{"emr": {"idle_timeout_seconds": 10}}', "emr.idle_timeout_seconds"),
+        ('{"streaming": {"stream": {"min_shards": 5, "max_shards": 2}}}', "min_shards 5 > max_shards 2"),
+        ('{"streaming": {"delivery": {"prefix": "apps/"}}}', "prefix must be time-partitioned"),
+        ('{"streaming": {"delivery": {"error_prefix": "errors/"}}}', "!{firehose:error-output-type}"),
+        ('{"streaming": {"processor": {"runtime": "python3.8"}}}', "is not in supported_runtimes"),
+        ('{"streaming": {"delivery": {"role_arn": "loanlake-firehose"}}}', "streaming.delivery.role_arn"),
     ],
 )
 def test_invalid_config_names_the_key(raw, message):

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from loanlake.freddie_mac.sources import SourceFile
 from loanlake.freddie_mac.transfer import LandedFile
+from loanlake.s3keys import run_part
 
 log = logging.getLogger("loanlake.freddie_mac")
 
@@ -25,7 +25,7 @@ def entry_key(manifest_prefix: str, file_name: str) -> str:
 
 
 def run_key(manifest_prefix: str, run_id: str) -> str:
-    return f"{manifest_prefix}/runs/{re.sub(r'[^A-Za-z0-9._=-]+', '_', run_id)}.json"
+    return f"{manifest_prefix}/runs/{run_part(run_id)}.json"
 
 
 def write_entry(s3_client: Any, bucket: str, manifest_prefix: str, landed: LandedFile) -> str:

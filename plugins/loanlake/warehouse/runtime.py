@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from loanlake.emr import cluster, submit
 from loanlake.processing import quality
+from loanlake.s3keys import run_part
 from loanlake.tasks import config as _config
 from loanlake.tasks import fail as _fail
 from loanlake.tasks import s3 as _s3
@@ -35,8 +35,7 @@ def _mysql_connection(config: Any) -> Any:
 
 
 def password_key(config: Any, dag_id: str, run_id: str) -> str:
-    safe_run = re.sub(r"[^A-Za-z0-9_.-]", "_", run_id)
-    return f"{config.warehouse.password_prefix}/{dag_id}/{safe_run}/mysql.password"
+    return f"{config.warehouse.password_prefix}/{dag_id}/{run_part(run_id)}/mysql.password"
 
 
 def stage_password(context: dict[str, Any]) -> str:
