@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from sandbox.runner import ROOT, RunResult, prepare_airflow, run_dag
 AIRFLOW_HOME = ROOT / ".airflow"
 ACTIVE_CLUSTER_STATES = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"]
 TRAFFIC_EVENTS, TRAFFIC_BAD_EVERY = 2000, 50
+SCORED_LOANS, SHIFTED_PERIOD, VINTAGE_SHIFT = 240, "2019Q1", 1.5
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,25 @@ def pipeline() -> list[Step]:
             f"loan applications through the stream: {TRAFFIC_EVENTS:,} events, every {TRAFFIC_BAD_EVERY}th invalid",
             action=stream_traffic,
         ),
+        Step(
+            "train the credit-risk model on the processed loans and deploy it (the first model: above the floor)",
+            "loan_model_training",
+            _date(2026, 11, 1),
+        ),
+        Step(
+            f"score {SCORED_LOANS} loans of a later, riskier vintage ({SHIFTED_PERIOD}) through the endpoint proxy",
+            action=scoring_traffic,
+        ),
+        Step(
+            "drift of the captured inputs against the training baseline: found, reported, retraining signalled",
+            "loan_model_drift",
+            drift_run_date(),
+        ),
+        Step(
+            "retrain, as the drift asset starts it: the new model is gated and takes over the endpoint",
+            "loan_model_training",
+            _date(2026, 11, 2),
+        ),
     ]
 
 
@@ -104,6 +124,46 @@ def stream_traffic(site: Any) -> str:
         f"{spec.processor.function_name} to s3://{bucket}/{delivered_at}\n{failed:,} failed validation, kept under "
         f"s3://{bucket}/{failed_at}\n{put.accepted - delivered - failed:,} lost"
     )
+
+
+def scoring_traffic(site: Any) -> str:
+    """Loans of a shifted vintage, scored one request each through the proxy Lambda as API Gateway sends them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from loanlake.config import parse_config
+    from loanlake.ml.features import feature_row, to_csv
+    from sandbox.generator import GeneratorSpec, origination_records
+
+    config = parse_config(os.environ["AIRFLOW_VAR_LOANLAKE_CONFIG"])
+    spec = GeneratorSpec(seed=catalog.SEED, loans=SCORED_LOANS, layout="r47", vintage_shift=VINTAGE_SHIFT)
+    rows = [to_csv(feature_row(record)) for record in origination_records("quarterly", SHIFTED_PERIOD, spec)]
+    lambda_client = site.boto3_client("lambda")
+
+    def score(row: str) -> dict[str, Any]:
+        event = {"httpMethod": "POST", "path": "/score", "headers": {"Content-Type": "text/csv"}, "body": row}
+        answer = lambda_client.invoke(FunctionName=config.ml.proxy_function_name, Payload=json.dumps(event).encode())
+        response = json.loads(answer["Payload"].read())
+        return {"status": response["statusCode"], **json.loads(response["body"])}
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(score, rows))
+    scored = [a["probability"] for a in answers if a["status"] == 200]
+    refused = {a["message"] for a in answers if a["status"] != 200}
+    return (
+        f"{len(rows)} loans of {SHIFTED_PERIOD} (vintage shift {VINTAGE_SHIFT}) sent to Lambda "
+        f"{config.ml.proxy_function_name} -> endpoint {config.ml.endpoint_name}: {len(scored)} scored, mean "
+        f"default probability {sum(scored) / max(len(scored), 1):.3f}, "
+        f"{sum(a['class'] for a in answers if a['status'] == 200)} in class 1, "
+        f"{len(rows) - len(scored)} refused {sorted(refused) or ''}\n"
+        f"data capture under s3://{config.data_bucket}/{config.ml.capture_prefix}/{config.ml.endpoint_name}/"
+    )
+
+
+def drift_run_date() -> datetime:
+    """The drift DAG's next scheduled run (01:00 UTC), whose interval, the day before it, holds the traffic of now."""
+    now = datetime.now(UTC)
+    run = now.replace(hour=1, minute=0, second=0, microsecond=0)
+    return run if run > now else run + timedelta(days=1)
 
 
 def _date(year: int, month: int, day: int) -> datetime:
@@ -182,6 +242,7 @@ def summary(site: Any, results: list[RunResult]) -> str:
     ]
     lines += _processing_summary(site, config, results)
     lines += _warehouse_summary(site, results)
+    lines += _model_summary(site, config)
     lines.append(f"\ns3://{bucket}: {len(objects)} objects, {sum(o['Size'] for o in objects) / 1e6:.1f} MB")
     for prefix in sorted({o["Key"].split("/")[0] for o in objects}):
         inside = [o for o in objects if o["Key"].startswith(prefix + "/")]
@@ -241,6 +302,30 @@ def _warehouse_summary(site: Any, results: list[RunResult]) -> list[str]:
     lines.append(f"  {'period':<8} {'RDS MySQL rows':>15} {'Redshift rows':>15}")
     for period in sorted(set(acquisition) | set(performance)):
         lines.append(f"  {period:<8} {acquisition.get(period, 0):>15,} {performance.get(period, 0):>15,}")
+    return lines
+
+
+def _model_summary(site: Any, config: Any) -> list[str]:
+    """The registry's live model and its history, what the endpoint serves, and the drift reports."""
+    from loanlake.ml import registry
+
+    s3, ml = site.boto3_client("s3"), config.ml
+    record = registry.read(s3, config.data_bucket, registry.registry_key(ml.registry_prefix, ml.endpoint_name))
+    if record.live is None:
+        return []
+    endpoint = site.boto3_client("sagemaker").describe_endpoint(EndpointName=ml.endpoint_name)
+    lines = [
+        f"\nModel: endpoint {ml.endpoint_name} is {endpoint['EndpointStatus']} on {endpoint['EndpointConfigName']}",
+        f"  live model {record.live.model_name}: validation AUC {record.live.validation_auc:.3f}, "
+        f"trained on {record.live.training_root}/",
+    ]
+    lines += [f"  {'deployed' if h['deployed'] else 'held back'}: {h['model']}: {h['reason']}" for h in record.history]
+    reports = s3.list_objects_v2(Bucket=config.data_bucket, Prefix=ml.drift.report_prefix + "/").get("Contents", [])
+    for obj in reports:
+        if obj["Key"].endswith("report.json"):
+            report = json.loads(s3.get_object(Bucket=config.data_bucket, Key=obj["Key"])["Body"].read())
+            lines.append(f"  drift report s3://{config.data_bucket}/{obj['Key']}: {report['summary']}")
+            lines.append(f"    {report['decision']}")
     return lines
 
 

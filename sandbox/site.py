@@ -37,11 +37,13 @@ ROLES = {
     "loanlake-sagemaker": "sagemaker.amazonaws.com",
     "loanlake-endpoint-proxy": "lambda.amazonaws.com",
 }
-# What the sandbox's config sets beyond the defaults: short waits, so the demo and the tests do not idle.
+# What the sandbox's config sets beyond the defaults: short waits, so the demo and the tests do not idle; a
+# drift verdict from a demo-sized day of traffic, and no cooldown, so the demo's drift retrains at once.
 STREAMING = {
     "poll_seconds": 1,
     "delivery": {"buffer_size_mb": 1, "buffer_interval_seconds": 1, "processor_buffer_interval_seconds": 1},
 }
+ML = {"poll_seconds": 1, "drift": {"min_records": 200, "cooldown_days": 0}}
 
 
 class PrerequisiteError(RuntimeError):
@@ -186,6 +188,7 @@ class Sandbox:
             "data_bucket": DATA_BUCKET,
             "source": {"kind": "portal", "portal_login_url": self.portal.login_url, "backoff_seconds": 0.2},
             "streaming": STREAMING,
+            "ml": ML,
         }
         return {
             "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(aws),

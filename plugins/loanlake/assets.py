@@ -23,3 +23,10 @@ LOANS_PROCESSED = Asset(
     group="loanlake",
     extra={"description": "typed, partitioned Parquet of acquisitions and performance, checked by the quality gate"},
 )
+
+LOAN_MODEL_DRIFT = Asset(
+    name="loan_model_drift",
+    uri=f"s3://{_BUCKET}/reports/drift/",
+    group="loanlake",
+    extra={"description": "material drift of the endpoint's inputs from the live model's training baseline"},
+)

@@ -10,30 +10,20 @@ quarantine reasons and line numbers, typed values, and that reruns and other per
 from __future__ import annotations
 
 import hashlib
-import zipfile
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hql_lake import HQL, Lake, data_files, extract, run_period
 
-from loanlake.freddie_mac.layouts import fields, member_kind, raw_key
-from sandbox.generator import GeneratedArchive, GeneratorSpec, origination_records, performance_records, write_quarter
+from loanlake.freddie_mac.layouts import fields
+from sandbox.generator import GeneratorSpec, origination_records, performance_records, write_quarter
 from sandbox.hive import HiveEngine, HiveScriptError
 
 pytestmark = pytest.mark.integration
 
-HQL = Path(__file__).resolve().parents[2] / "include" / "hql"
-SCRIPTS = (
-    "create_databases.hql",
-    "raw_tables.hql",
-    "quarantine.hql",
-    "acquisition.hql",
-    "performance.hql",
-    "quality_metrics.hql",
-)
 DB = "hql_test"
 P1, P2 = "2017Q1", "2017Q2"
 SPECS = {
@@ -65,44 +55,6 @@ METRIC_COLUMNS = (
 BOM = "\ufeff".encode()
 
 
-@dataclass
-class Lake:
-    engine: HiveEngine
-    root: Path
-    archives: dict[str, GeneratedArchive]
-    variables: dict[str, dict[str, str]]
-    log: list[str] = field(default_factory=list)
-    before_p2: dict = field(default_factory=dict)  # 2017Q1 state after its first run
-    after_p2: dict = field(default_factory=dict)  # 2017Q1 state after 2017Q2 ran
-    after_rerun: dict = field(default_factory=dict)  # 2017Q1 state after 2017Q1 ran again
-
-    def rows(self, query: str) -> list[tuple]:
-        return self.engine.sql(query)
-
-
-def _extract(archive: GeneratedArchive, raw: Path) -> None:
-    """Unzip like the ingest: raw/<layout>/<kind>/period=<P>/<member>."""
-    with zipfile.ZipFile(archive.path) as source:
-        for member in source.namelist():
-            target = raw.parent / raw_key(raw.name, archive.layout, member_kind(member), archive.period, member)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(source.read(member))
-
-
-def _run_period(lake: Lake, period: str) -> None:
-    for script in SCRIPTS:
-        lake.engine.run_script((HQL / script).read_text(), lake.variables[period], log=lake.log.append)
-
-
-def _data_files(folder: Path) -> dict[str, tuple[int, int]]:
-    """Data files under a folder (no checksums, markers or hidden files): relative path -> (size, mtime_ns)."""
-    return {
-        str(path.relative_to(folder)): (path.stat().st_size, path.stat().st_mtime_ns)
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and not path.name.startswith((".", "_"))
-    }
-
-
 def _checksum(lake: Lake, query: str) -> tuple[int, str]:
     rows = sorted(repr(row) for row in lake.rows(query))
     return len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest()
@@ -115,10 +67,10 @@ def _state(lake: Lake, period: str) -> dict:
         "performance": lake.root / "processed" / "performance" / f"source_period={period}",
         "quality_metrics": lake.root / "quality" / "quality_metrics" / f"period={period}",
     }
-    files = {name: _data_files(folder) for name, folder in roots.items()}
+    files = {name: data_files(folder) for name, folder in roots.items()}
     files["quarantine"] = {
         name: stat
-        for name, stat in _data_files(lake.root / "quarantine" / "quarantine").items()
+        for name, stat in data_files(lake.root / "quarantine" / "quarantine").items()
         if f"/period={period}/" in name
     }
     checksums = {
@@ -135,7 +87,7 @@ def lake(hive_engine: HiveEngine, tmp_path_factory: pytest.TempPathFactory) -> L
     root = tmp_path_factory.mktemp("lake")
     archives = {period: write_quarter(root / "zips", period, spec) for period, spec in SPECS.items()}
     for archive in archives.values():
-        _extract(archive, root / "raw")
+        extract(archive, root / "raw")
     # A byte order mark on a Release 47 file whose first line is otherwise clean: it must not make the line fail.
     first = root / "raw" / "r47" / "origination" / f"period={P2}" / archives[P2].members["origination"].name
     assert all(1 not in lines for lines in archives[P2].defects[first.name].values())
@@ -152,11 +104,11 @@ def lake(hive_engine: HiveEngine, tmp_path_factory: pytest.TempPathFactory) -> L
         for period in SPECS
     }
     lake = Lake(hive_engine, root, archives, variables)
-    _run_period(lake, P1)
+    run_period(lake, P1)
     lake.before_p2 = _state(lake, P1)
-    _run_period(lake, P2)
+    run_period(lake, P2)
     lake.after_p2 = _state(lake, P1)
-    _run_period(lake, P1)
+    run_period(lake, P1)
     lake.after_rerun = _state(lake, P1)
     return lake
 
@@ -165,7 +117,7 @@ def _metrics(lake: Lake, period: str) -> dict[str, dict[str, str]]:
     """The metrics files of a period, read as Airflow reads them: every data file, comma-separated, no header."""
     folder = lake.root / "quality" / "quality_metrics" / f"period={period}"
     rows = {}
-    for name in _data_files(folder):
+    for name in data_files(folder):
         for line in (folder / name).read_text().splitlines():
             values = line.split(",")
             assert len(values) == len(METRIC_COLUMNS), line
@@ -361,7 +313,7 @@ def test_a_rerun_gives_identical_partitions(lake: Lake) -> None:
 
 def test_a_loan_delivered_twice_in_a_period_is_counted(hive_engine: HiveEngine, tmp_path: Path) -> None:
     archive = write_quarter(tmp_path / "zips", "2018Q1", GeneratorSpec(seed=13, loans=40, layout="r47"))
-    _extract(archive, tmp_path / "raw")
+    extract(archive, tmp_path / "raw")
     original = tmp_path / "raw" / "r47" / "origination" / "period=2018Q1" / archive.members["origination"].name
     original.with_name("copy_" + original.name).write_bytes(original.read_bytes())
     roots = ("RAW_ROOT", "PROCESSED_ROOT", "QUARANTINE_ROOT", "QUALITY_ROOT")
@@ -369,7 +321,7 @@ def test_a_loan_delivered_twice_in_a_period_is_counted(hive_engine: HiveEngine, 
     variables |= {name: (tmp_path / name.removesuffix("_ROOT").lower()).as_uri() for name in roots}
     lake = Lake(hive_engine, tmp_path, {"2018Q1": archive}, {"2018Q1": variables})
     try:
-        _run_period(lake, "2018Q1")
+        run_period(lake, "2018Q1")
         row = _metrics(lake, "2018Q1")["raw_r47_origination"]
         assert (int(row["rows_kept"]), int(row["duplicate_keys"]), int(row["null_keys"])) == (80, 80, 0)
     finally:

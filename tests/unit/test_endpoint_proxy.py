@@ -16,6 +16,8 @@ from botocore.exceptions import ReadTimeoutError
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
+from loanlake.ml.features import FEATURE_NAMES
+
 HANDLER = Path(__file__).resolve().parents[2] / "include" / "lambda" / "endpoint_proxy" / "handler.py"
 FEATURES = ("credit_score", "orig_ltv", "orig_dti", "orig_interest_rate", "orig_upb", "orig_loan_term")
 CSV = "720,80,36.5,6.125,250000,360"
@@ -115,7 +117,16 @@ def test_the_default_feature_order_is_the_documented_one(monkeypatch):
     monkeypatch.delenv("THRESHOLD", raising=False)
 
     assert proxy.settings() == ("credit-risk", proxy.DEFAULT_FEATURES, 0.5)
-    assert proxy.DEFAULT_FEATURES[0] == "credit_score" and "first_time_homebuyer" in proxy.DEFAULT_FEATURES
+    assert proxy.DEFAULT_FEATURES == FEATURE_NAMES, "the Lambda's default is the model's feature order"
+
+
+def test_a_missing_value_reaches_the_endpoint_as_an_empty_field(stub):
+    answer(stub, b"0.4", body="720.0,,36.5,6.125,250000.0,360.0")
+    answer(stub, b"0.4", body="720.0,,36.5,6.125,250000.0,360.0")
+
+    assert reply(proxy.handler(request("720,,36.5,6.125,250000,360"), None))[0] == 200
+    document = json.dumps({"features": {**LOAN, "orig_ltv": None}})
+    assert reply(proxy.handler(request(document, "application/json"), None))[0] == 200
 
 
 @pytest.mark.parametrize(
@@ -128,7 +139,6 @@ def test_the_default_feature_order_is_the_documented_one(monkeypatch):
         (request(CSV, method="GET"), 405, "method GET is not allowed; use POST"),
         (request(CSV + "\n" + CSV), 400, "the CSV body has 2 lines; send one line of features"),
         (request("720,80"), 400, "the CSV line has 2 values; expected 6: credit_score,orig_ltv,orig_dti"),
-        (request("720,,36.5,6.125,250000,360"), 400, "feature orig_ltv: '' is not a number"),
         (request("720,80,abc,6.125,250000,360"), 400, "feature orig_dti: 'abc' is not a number"),
         (request("720,80,nan,6.125,250000,360"), 400, "feature orig_dti: 'nan' is not a number"),
         (request("720,80,1e999,6.125,250000,360"), 400, "feature orig_dti must be finite"),
@@ -138,11 +148,6 @@ def test_the_default_feature_order_is_the_documented_one(monkeypatch):
         (request('{"instances": [[1]]}', "application/json"), 400, 'the JSON body must be {"features"'),
         (request(json.dumps({"features": LOAN, "id": 1}), "application/json"), 400, 'must be {"features"'),
         (
-            request(json.dumps({"features": {**LOAN, "orig_upb": None}}), "application/json"),
-            400,
-            "feature orig_upb must be a number, got NoneType",
-        ),
-        (
             request(
                 json.dumps({"features": {k: v for k, v in LOAN.items() if k != "orig_dti"} | {"dti": 3}}),
                 "application/json",
@@ -151,7 +156,7 @@ def test_the_default_feature_order_is_the_documented_one(monkeypatch):
             "features missing: orig_dti; unknown: dti",
         ),
         (request(json.dumps({"features": {**LOAN, "orig_upb": True}}), "application/json"), 400, "got bool"),
-        (request(json.dumps({"features": {**LOAN, "orig_upb": "1e3"}}), "application/json"), 400, "number, got str"),
+        (request(json.dumps({"features": {**LOAN, "orig_upb": "1e3"}}), "application/json"), 400, "or null, got str"),
         (request("QUJ", "text/csv") | {"isBase64Encoded": True}, 400, "not base64-encoded UTF-8"),
         (None, 415, "Content-Type"),
     ],

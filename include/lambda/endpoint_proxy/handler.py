@@ -2,12 +2,15 @@
 
 Request: ``POST`` with the features of one loan, in one of two forms chosen by ``Content-Type``:
 
-- ``text/csv``: one line, the feature values in the model's order, comma-separated, all numeric;
+- ``text/csv``: one line, the feature values in the model's order, comma-separated, each a number or
+  empty for a missing value;
 - ``application/json``: ``{"features": {"credit_score": 720, "orig_ltv": 80, ...}}`` naming every
-  feature exactly once (no others), each a JSON number.
+  feature exactly once (no others), each a JSON number or null for a missing value.
 
 The feature order is the environment variable ``FEATURES`` (comma-separated names), by default
-``DEFAULT_FEATURES``: origination fields of the Freddie Mac data, ``first_time_homebuyer`` as 0/1.
+``DEFAULT_FEATURES``: the model's features (``loanlake.ml.features``; a test holds the two equal),
+categorical ones as their codes. A missing value reaches the endpoint as an empty CSV field, which
+XGBoost treats as missing, as in training.
 
 Response 200: ``{"probability": p, "class": 0 | 1, "threshold": t}``, class 1 when ``p >= t``; ``t`` is
 the variable ``THRESHOLD`` (default 0.5). Errors answer ``{"message": ...}``: 400 for a bad body (the
@@ -41,12 +44,19 @@ log.setLevel(logging.INFO)
 DEFAULT_FEATURES = (
     "credit_score",
     "orig_ltv",
+    "orig_cltv",
     "orig_dti",
     "orig_interest_rate",
     "orig_upb",
     "orig_loan_term",
+    "mi_pct",
     "num_borrowers",
+    "num_units",
     "first_time_homebuyer",
+    "occupancy",
+    "loan_purpose",
+    "channel",
+    "property_type",
 )
 DEFAULT_THRESHOLD = 0.5
 CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=8, retries={"total_max_attempts": 2, "mode": "standard"})
@@ -102,9 +112,11 @@ def _body(event: dict[str, Any]) -> str:
     return body
 
 
-def _value(value: Any, name: str) -> float:
+def _value(value: Any, name: str) -> float | None:
+    if value is None:
+        return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RequestError(f"feature {name} must be a number, got {type(value).__name__}")
+        raise RequestError(f"feature {name} must be a number or null, got {type(value).__name__}")
     try:
         number = float(value)
     except OverflowError:
@@ -114,8 +126,10 @@ def _value(value: Any, name: str) -> float:
     return number
 
 
-def _csv_value(text: str, name: str) -> float:
+def _csv_value(text: str, name: str) -> float | None:
     text = text.strip()
+    if not text:
+        return None
     if not _DECIMAL.fullmatch(text):
         raise RequestError(f"feature {name}: {text[:20]!r} is not a number")
     return _value(float(text), name)
@@ -125,8 +139,8 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not allowed")
 
 
-def parse_features(event: dict[str, Any], features: tuple[str, ...]) -> list[float]:
-    """The feature values of the request, in the model's order; RequestError says what is wrong."""
+def parse_features(event: dict[str, Any], features: tuple[str, ...]) -> list[float | None]:
+    """The feature values of the request, in the model's order (None: missing); RequestError says what is wrong."""
     method = event.get("httpMethod", "POST")
     if method != "POST":
         raise RequestError(f"method {method} is not allowed; use POST", 405)
@@ -165,6 +179,10 @@ def _probability(answer: bytes) -> float:
     return probability
 
 
+def _csv_row(values: list[float | None]) -> str:
+    return ",".join("" if value is None else repr(value) for value in values)
+
+
 def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
 
@@ -183,7 +201,7 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
         return _response(exc.status, {"message": str(exc)})
     try:
         answer = runtime_client().invoke_endpoint(
-            EndpointName=endpoint, ContentType="text/csv", Accept="text/csv", Body=",".join(map(repr, values))
+            EndpointName=endpoint, ContentType="text/csv", Accept="text/csv", Body=_csv_row(values)
         )
         probability = _probability(answer["Body"].read())
     except (ClientError, BotoCoreError, ValueError) as exc:

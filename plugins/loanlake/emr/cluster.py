@@ -8,12 +8,15 @@ from loanlake.config import LoanlakeConfig
 
 MANAGED_TAG = "loanlake:managed"
 
-# Hive settings the scripts rely on: dynamic-partition INSERT OVERWRITE of whole periods.
+# Hive settings the scripts rely on: dynamic-partition INSERT OVERWRITE of whole periods, and the Glue Data
+# Catalog as the metastore. Each run's cluster is new: the tables that processing defines must outlive it for
+# the warehouse export and the training set, which run on clusters of their own.
 HIVE_SITE = {
     "hive.exec.dynamic.partition": "true",
     "hive.exec.dynamic.partition.mode": "nonstrict",
     "hive.exec.max.dynamic.partitions": "10000",
     "hive.exec.max.dynamic.partitions.pernode": "2000",
+    "hive.metastore.client.factory.class": "com.amazonaws.glue.catalog.metastore.AWSGlueDataCatalogHiveClientFactory",
 }
 
 

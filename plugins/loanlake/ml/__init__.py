@@ -1,0 +1,1 @@
+"""The credit-risk model: features, training, the deployment gate, drift."""
