@@ -54,7 +54,7 @@ from airflow.providers.amazon.aws.utils.waiter import WaitPolicy
 from airflow.sdk import chain, dag, task
 
 from loanlake.assets import FREDDIE_MAC_RAW, LOANS_PROCESSED
-from loanlake.dag_defaults import default_args, periods_param
+from loanlake.dag_defaults import deadline, default_args, periods_param
 from loanlake.emr.sensors import StepSensor
 
 
@@ -66,6 +66,7 @@ from loanlake.emr.sensors import StepSensor
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=12),
+    deadline=deadline("loan_data_processing", timedelta(hours=6)),  # an alert well before the timeout
     doc_md=__doc__,
     tags=["loanlake", "emr", "hive", "processing"],
     default_args=default_args(execution_timeout=timedelta(hours=4)),

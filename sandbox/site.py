@@ -28,6 +28,7 @@ ACCOUNT_CREDENTIALS = {"login": "testing", "password": "testing"}  # moto accept
 PORTAL_USER = "loanlake"
 DATA_BUCKET = "loanlake-data"
 BUCKETS = (DATA_BUCKET, "loanlake-logs")
+ALERTS_TOPIC = "loanlake-alerts"  # the default config's alerts.topic_arn
 # The roles the default config names (loanlake.config), with the service that assumes each: on AWS they
 # come from include/iam/; moto needs them to exist before a function or a delivery stream can use them.
 ROLES = {
@@ -105,6 +106,7 @@ class Sandbox:
         self._undos = apply_all(self.context)
         self._create_buckets()
         self._create_roles()
+        self.boto3_client("sns").create_topic(Name=ALERTS_TOPIC)
         files = catalog.publish(s.home / "portal")
         self._portal = PortalServer(files, PORTAL_USER, self.portal_password, host=s.host, port=s.portal_port)
         self._portal.start()

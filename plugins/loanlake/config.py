@@ -112,7 +112,9 @@ class RedshiftConfig(_Section):
         description="the role Redshift assumes to read processed/ for COPY",
     )
     poll_seconds: int = Field(10, ge=1, le=300, description="how often a statement's status is polled")
-    timeout_minutes: int = Field(60, ge=1, description="how long one load may take before the task fails")
+    timeout_seconds: int = Field(
+        3600, ge=1, description="how long one statement may run before it is cancelled and the task fails"
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> RedshiftConfig:
@@ -302,6 +304,21 @@ class MlConfig(_Section):
         return self
 
 
+class AlertsConfig(_Section):
+    """Where failure alerts go and what they link to."""
+
+    topic_arn: str = Field(
+        "arn:aws:sns:us-east-1:123456789012:loanlake-alerts",
+        pattern=r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$",
+        description="the SNS topic on-call subscribes to",
+    )
+    runbook_url: str = Field(
+        "https://github.com/loanlake/loanlake/blob/main/docs/runbook.md",
+        pattern=r"^https?://",
+        description="docs/runbook.md as on-call reads it; alerts link to its section for the DAG",
+    )
+
+
 def _prefix(value: str) -> str:
     if not value.strip("/"):
         raise ValueError("must not be empty")
@@ -331,6 +348,7 @@ class LoanlakeConfig(BaseSettings):
     warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)
     streaming: StreamingConfig = Field(default_factory=StreamingConfig)
     ml: MlConfig = Field(default_factory=MlConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
     @field_validator("raw_prefix", "manifest_prefix", "processed_prefix", "quarantine_prefix", "quality_prefix")
     @classmethod

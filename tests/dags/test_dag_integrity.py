@@ -45,6 +45,17 @@ def _owner(dag: Any, _flipped: Any) -> str | None:
     return None
 
 
+def _failure_alert(dag: Any, _flipped: Any) -> str | None:
+    from loanlake.alerts import FailureNotifier
+
+    def alerted(task: Any) -> bool:
+        callbacks = task.on_failure_callback or []
+        return any(isinstance(c, FailureNotifier) for c in (callbacks if isinstance(callbacks, list) else [callbacks]))
+
+    silent = sorted(task.task_id for task in dag.tasks if not alerted(task))
+    return f"tasks without the failure alert (default_args on_failure_callback): {silent}" if silent else None
+
+
 def _tags(dag: Any, _flipped: Any) -> str | None:
     return None if dag.tags else "has no tags"
 
@@ -76,6 +87,7 @@ def _max_active_runs(dag: Any, flipped: Any) -> str | None:
 
 POLICY: dict[str, Callable[[Any, Any], str | None]] = {
     "owner": _owner,
+    "failure_alert": _failure_alert,
     "tags": _tags,
     "retries": _retries,
     "doc_md": _doc_md,
@@ -117,3 +129,15 @@ def test_guard_refuses_io_and_lets_clean_files_parse(parse_folder, tmp_path):
     for name in ("http_call.py", "variable_get.py", "mysql_connect.py", "postgres_connect.py"):
         assert parsed[name].io_attempts
         assert f"ParseTimeIOError: {name}: " in parsed[name].import_error
+
+
+@pytest.mark.parametrize("dag_id", ["freddie_mac_ingest", "loan_data_processing"])
+def test_long_runs_have_a_deadline_alert(dag_parse, dag_id):
+    from airflow.sdk import DeadlineReference
+
+    dag = next(d for parse in dag_parse.files.values() for d in parse.dags if d.dag_id == dag_id)
+    alerts = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline]
+    assert alerts and alerts[0] is not None, f"{dag_id} has no DeadlineAlert"
+    assert alerts[0].reference == DeadlineReference.DAGRUN_QUEUED_AT
+    assert alerts[0].callback.path == "loanlake.alerts.deadline_missed"
+    assert alerts[0].interval < dag.dagrun_timeout, "the alert comes before the run times out"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -56,3 +57,31 @@ def postgres(sandbox) -> Iterator[object]:
         yield connection
     finally:
         connection.close()
+
+
+@pytest.fixture(scope="session")
+def alerts_queue(sandbox) -> Callable[[], list[dict[str, str]]]:
+    """A queue subscribed to the alerts topic, as on-call's pager would be; call it for the messages since."""
+    sqs, sns = sandbox.boto3_client("sqs"), sandbox.boto3_client("sns")
+    url = sqs.create_queue(QueueName="loanlake-on-call")["QueueUrl"]
+    queue = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    topic = next(t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(":loanlake-alerts"))
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue)
+
+    def received() -> list[dict[str, str]]:
+        messages = []
+        while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            for message in batch:
+                notification = json.loads(message["Body"])
+                messages.append({"subject": notification.get("Subject", ""), "text": notification["Message"]})
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return messages
+
+    return received
+
+
+@pytest.fixture
+def alerts(alerts_queue) -> Callable[[], list[dict[str, str]]]:
+    """The alerts sent during the test: earlier tests' are read and dropped first."""
+    alerts_queue()
+    return alerts_queue

@@ -139,7 +139,7 @@ def test_a_worse_model_is_not_deployed_and_the_endpoint_is_unchanged(config, pro
     assert held_back["live_auc"] == live.validation_auc
 
 
-def test_a_failing_update_leaves_the_old_model_serving_and_fails_the_run(config, processed):
+def test_a_failing_update_leaves_the_old_model_serving_and_fails_the_run(config, processed, alerts):
     before = _endpoint(processed)["EndpointConfigName"]
     live = _registry(processed).live
     config(auc_tolerance=0.2)  # the same data trains the same model: let it through the gate
@@ -153,6 +153,10 @@ def test_a_failing_update_leaves_the_old_model_serving_and_fails_the_run(config,
     assert f"InService on config {before}" in error and "ping health check" in error, error
     assert _endpoint(processed)["EndpointConfigName"] == before
     assert _registry(processed).live == live, "the registry still names the model that serves"
+    (alert,) = alerts()
+    assert alert["subject"] == "[loanlake sandbox] loan_model_training.verify_endpoint failed"
+    assert f"SageMaker endpoint loanlake-credit-risk: InService on {before}: " in alert["text"]
+    assert "ping health check" in alert["text"]
 
 
 def _score(sandbox, period: str, shift: float, loans: int) -> None:

@@ -97,7 +97,7 @@ def test_processing_runs_every_step_on_a_transient_cluster(config, ingested):
         assert [k for k in _keys(s3, prefix) if f"period={PERIOD}/" in k], f"nothing under {prefix} for {PERIOD}"
 
 
-def test_a_failing_step_fails_the_run_naming_the_step_and_its_log_and_the_cluster_still_ends(config, ingested):
+def test_a_failing_step_fails_the_run_naming_the_step_and_its_log_and_the_cluster_still_ends(config, ingested, alerts):
     emr, s3 = ingested.boto3_client("emr"), ingested.boto3_client("s3")
     # The published scripts live under a content hash: a broken copy already at that key stands in for a bad
     # deployment (publish_scripts never overwrites a key it finds).
@@ -119,6 +119,11 @@ def test_a_failing_step_fails_the_run_naming_the_step_and_its_log_and_the_cluste
     assert result.tasks["check_quarantine_share"] == "upstream_failed"
     log_key = error.split("step log: s3://loanlake-logs/")[1].split()[0].rstrip(";")
     assert ingested.boto3_client("s3").head_object(Bucket="loanlake-logs", Key=log_key)
+    (alert,) = alerts()  # one alert: the failed step's; the cancelled ones after it send none
+    assert alert["subject"] == "[loanlake sandbox] loan_data_processing.wait_for_step[1] failed"
+    step = error.split("(")[1].split(")")[0]
+    assert f"EMR cluster {cluster['Id']}" in alert["text"] and f"periods {PERIOD}" in alert["text"]
+    assert f"EMR step {step}, its log: s3://loanlake-logs/{log_key}" in alert["text"]
 
 
 def test_a_run_without_periods_fails_before_creating_a_cluster(config, ingested):

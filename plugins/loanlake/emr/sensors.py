@@ -8,6 +8,7 @@ from typing import Any
 from airflow.providers.amazon.aws.sensors.emr import EmrStepSensor
 from airflow.sdk.exceptions import AirflowFailException
 
+from loanlake.alerts import AlertedElsewhere
 from loanlake.emr.logs import failure_message
 
 
@@ -18,7 +19,8 @@ class StepSensor(EmrStepSensor):
     behind the steps before it: it gives up after n times ``emr.step_timeout_minutes``.
 
     A step in a failed state fails the task at once (a retry cannot change a finished step) with a message
-    from ``loanlake.emr.logs``. Retries stay for what a retry can fix: API errors and lost workers.
+    from ``loanlake.emr.logs``; a CANCELLED step (an earlier one failed) fails it without an alert of its own.
+    Retries stay for what a retry can fix: API errors and lost workers.
     """
 
     def execute(self, context: Any) -> None:
@@ -37,7 +39,7 @@ class StepSensor(EmrStepSensor):
         state = self.state_from_response(response)
         self.log.info("step %s (%s) is %s", response["Step"]["Name"], self.step_id, state)
         if state in self.failed_states:
-            raise AirflowFailException(self._failure(response["Step"]))
+            raise self._failed(response["Step"])
         return state in self.target_states
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> None:
@@ -49,11 +51,16 @@ class StepSensor(EmrStepSensor):
         if state in self.target_states:
             return
         if state in self.failed_states:
-            raise AirflowFailException(self._failure(step))
+            raise self._failed(step)
         raise AirflowFailException(
             f"gave up after {self.timeout / 60:.0f} minutes (emr.step_timeout_minutes for it and each step before it): "
             f"{self._failure(step)}"
         )
+
+    def _failed(self, step: dict[str, Any]) -> AirflowFailException:
+        """The task's error: a cancelled step's sensor sends no alert, the failed step's before it does."""
+        error = AlertedElsewhere if step["Status"]["State"] == "CANCELLED" else AirflowFailException
+        return error(self._failure(step))
 
     def _failure(self, step: dict[str, Any]) -> str:
         cluster = self.hook.conn.describe_cluster(ClusterId=self.job_flow_id)["Cluster"]

@@ -1,0 +1,36 @@
+"""Failure alerts through the sandbox's SNS, read from a queue subscribed to the topic as on-call's pager is."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from loanlake.alerts import deadline_missed
+from sandbox.runner import run_dag
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_failed_task_sends_one_alert_saying_what_where_and_what_to_do(sandbox, alerts):
+    result = run_dag("loan_data_processing", datetime(2023, 1, 1, tzinfo=UTC), {})
+
+    assert result.state == "failed" and result.tasks["resolve_periods"] == "failed"
+    received = alerts()
+    assert len(received) == 1, received
+    subject, text = received[0]["subject"], received[0]["text"]
+    assert subject == "[loanlake sandbox] loan_data_processing.resolve_periods failed"
+    assert f"run {result.run_id}, try 1 of 3" in text
+    assert "error: AirflowFailException: no periods to process" in text
+    assert f"/dags/loan_data_processing/runs/{result.run_id.replace(':', '%3A').replace('+', '%2B')}/tasks/" in text
+    assert "runbook: https://" in text and "docs/runbook.md#loan_data_processing" in text
+
+
+def test_a_missed_deadline_is_alerted(sandbox, alerts):
+    asyncio.run(deadline_missed(dag_id="freddie_mac_ingest", deadline="6:00:00"))
+
+    (received,) = alerts()
+    assert received["subject"] == "[loanlake sandbox] freddie_mac_ingest late"
+    assert "freddie_mac_ingest: a run is not done 6:00:00 after it was queued" in received["text"]
+    assert "docs/runbook.md#freddie_mac_ingest" in received["text"]
