@@ -34,10 +34,11 @@ demo: $(STAMP) ## run every DAG against the sandbox, in pipeline order, and prin
 test: $(STAMP) lint ## lint, then every test (unit, DAG integrity, integration against the sandbox)
 	$(PY) -m pytest
 
-lint: $(STAMP) ## ruff and sqlfluff
+lint: $(STAMP) ## ruff, sqlfluff and bandit (no high-severity finding)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/sqlfluff lint include sandbox/sql --disable-progress-bar
+	$(VENV)/bin/bandit -c pyproject.toml -r dags plugins include/lambda sandbox -lll -q
 
 sandbox: $(STAMP) ## the sandbox in the foreground (Ctrl-C stops it)
 	$(PY) -m sandbox up --foreground

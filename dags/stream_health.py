@@ -19,9 +19,11 @@ section of the `loanlake_config` Variable: one source of truth for the checks an
 - `checks.delivery`: while records arrive, an object younger than the buffer interval plus
   `freshness_slack_minutes` lands under the prefix; new objects under the error prefix (records the Lambda
   failed) are counted and listed.
+- `checks.buckets`: the data bucket and the EMR log bucket block all public access and encrypt by default.
 
-`remediate` (only with the Param `remediate: true`) applies the fixes the failed checks name: creates a
-missing stream, Lambda or delivery stream; raises retention; starts encryption; resizes shards within the
+`remediate` (only with the Param `remediate: true`) applies the fixes the failed checks name: blocks public
+access and sets default encryption on a bucket that lacks them; creates a missing stream, Lambda or delivery
+stream; raises retention; starts encryption; resizes shards within the
 bounds (`UpdateShardCount`, in doubling or halving steps); redeploys drifted Lambda code or configuration;
 resets a drifted destination. It never deletes anything. `report` writes the report as JSON to
 `s3://<data_bucket>/<streaming.report_prefix>/YYYY/MM/DD/<run id>.json`, prints the table, and fails listing
@@ -39,6 +41,8 @@ every problem remediation did not fix.
   the spec (a hand edit, an old deployment); remediation sets them back.
 - *delivery/fresh*: records arrive but nothing is delivered: look at the Lambda's errors in CloudWatch Logs
   and the delivery stream's `DeliveryToS3.*` metrics.
+- *buckets/<bucket>/public_access, buckets/<bucket>/encryption*: someone opened or unencrypted a bucket; find
+  out who (CloudTrail `PutPublicAccessBlock`, `DeleteBucketEncryption`); remediation protects it again.
 - *delivery/errors*: records failed the transformation and were written under the error prefix (the keys are
   listed). Read one: each line has the record, the error code and message. Fix the producer; nothing to rerun here.
 """

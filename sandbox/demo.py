@@ -95,6 +95,11 @@ def pipeline() -> list[Step]:
             "loan_model_training",
             _date(2026, 11, 2),
         ),
+        Step(
+            "sweep for orphans: clusters, training jobs and models that outlived their runs (every teardown ran)",
+            "orphan_sweeper",
+            _date(2026, 11, 3),
+        ),
     ]
 
 

@@ -319,6 +319,19 @@ class AlertsConfig(_Section):
     )
 
 
+class SweeperConfig(_Section):
+    """What the orphan sweeper counts as left behind."""
+
+    cluster_max_age_hours: float = Field(13, ge=0, description="a cluster this old whose run is over is an orphan")
+    training_grace_minutes: float = Field(30, ge=0, description="past a job's own limit before it is stopped")
+    report_prefix: str = Field("reports/sweeper", description="prefix in data_bucket for the sweeper's reports")
+
+    @field_validator("report_prefix")
+    @classmethod
+    def _report_prefix(cls, value: str) -> str:
+        return _prefix(value)
+
+
 def _prefix(value: str) -> str:
     if not value.strip("/"):
         raise ValueError("must not be empty")
@@ -349,6 +362,7 @@ class LoanlakeConfig(BaseSettings):
     streaming: StreamingConfig = Field(default_factory=StreamingConfig)
     ml: MlConfig = Field(default_factory=MlConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    sweeper: SweeperConfig = Field(default_factory=SweeperConfig)
 
     @field_validator("raw_prefix", "manifest_prefix", "processed_prefix", "quarantine_prefix", "quality_prefix")
     @classmethod

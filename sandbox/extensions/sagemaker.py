@@ -36,7 +36,8 @@ the FailureReason, as SageMaker's rollback does; only an InService endpoint can 
 at least ``TRANSITION_SECONDS``, so waiters and the provider's operators poll. ``DeploymentConfig`` (blue/green,
 auto-rollback alarms) is accepted but traffic moves at once and alarms are not evaluated;
 ``RetainAllVariantProperties`` keeps the current weights and instance counts of variants that stay. Tests make the
-next deployment of an endpoint fail with ``FAULTS.fail_next(name)`` (a failed health check). DescribeEndpoint
+next deployment of an endpoint fail with ``FAULTS.fail_next(name)`` (a failed health check), and make a training job
+hang past its limit with ``FAULTS.hang_training(name)`` (before creating it). DescribeEndpoint
 shows ``ProductionVariants`` (weights, instance counts, deployed image) of the live config and a
 ``DataCaptureConfig`` summary. ``DeleteEndpoint`` ends a deployment under way.
 
@@ -299,6 +300,10 @@ class TrainingRun:
             data = {channel["ChannelName"]: self._download(channel) for channel in job.input_data_config or []}
             self._pause()
             self._phase("Training", "Training image download completed. Training in progress.")
+            if FAULTS.hangs(job.training_job_name):
+                self.deadline = math.inf
+                while True:
+                    self._pause()
             trained = self._train(data)
             self._phase("Uploading", "Uploading generated training model")
             self._pause()
@@ -509,8 +514,9 @@ class Live:
     capture: dict[str, Any]
 
 
-class DeploymentFaults:
-    """A test's switch: the next deployment of an endpoint fails, as a failed health check would make it."""
+class Faults:
+    """A test's switches: the next deployment of an endpoint fails, as a failed health check makes it; a training
+    job hangs in Training, past its MaxRuntimeInSeconds, until it is stopped (a container that ignores the limit)."""
 
     HEALTH_CHECK = (
         "The primary container for production variant AllTraffic did not pass the ping health check. "
@@ -520,6 +526,7 @@ class DeploymentFaults:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: dict[str, str] = {}
+        self._hanging: set[str] = set()
 
     def fail_next(self, endpoint: str, reason: str = HEALTH_CHECK) -> None:
         with self._lock:
@@ -529,8 +536,16 @@ class DeploymentFaults:
         with self._lock:
             return self._pending.pop(endpoint, None)
 
+    def hang_training(self, job: str) -> None:
+        with self._lock:
+            self._hanging.add(job)
 
-FAULTS = DeploymentFaults()
+    def hangs(self, job: str) -> bool:
+        with self._lock:
+            return job in self._hanging
+
+
+FAULTS = Faults()
 
 
 class Endpoints:

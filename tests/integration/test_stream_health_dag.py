@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 DAG_ID = "stream_health"
 BUCKET = "loanlake-data"
-CHECKS = ("checks.stream", "checks.delivery_stream", "checks.processor", "checks.delivery")
+CHECKS = ("checks.stream", "checks.delivery_stream", "checks.processor", "checks.delivery", "checks.buckets")
 _dates = count()
 
 
@@ -256,3 +256,25 @@ def test_a_stale_destination_is_reported_and_not_remediated(sandbox, spec):
     assert _failed_checks(report) == {"delivery/fresh"}
     assert report["remediation"] == [], "nothing to fix by remediation: the delivery itself must be looked at"
     assert "600 records arrived" in result.errors["report"]
+
+
+def test_an_exposed_unencrypted_bucket_is_reported_and_protected_again(sandbox, spec):
+    _healthy(sandbox, spec)
+    s3 = sandbox.boto3_client("s3")
+    s3.delete_public_access_block(Bucket="loanlake-logs")
+    s3.delete_bucket_encryption(Bucket="loanlake-logs")
+
+    before = _run()
+
+    assert before.tasks["checks.buckets"] == "failed"
+    assert _failed_checks(_report(sandbox, spec)) == {
+        "buckets/loanlake-logs/public_access",
+        "buckets/loanlake-logs/encryption",
+    }
+    assert "s3://loanlake-logs: no default encryption" in before.errors["report"]
+
+    assert _run(remediate=True).state == "success"
+    block = s3.get_public_access_block(Bucket="loanlake-logs")["PublicAccessBlockConfiguration"]
+    assert all(block.values()) and len(block) == 4
+    rules = s3.get_bucket_encryption(Bucket="loanlake-logs")["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"

@@ -52,8 +52,11 @@ def test_cluster_request_is_a_tagged_self_ending_hive_cluster(config):
         "owner": "data-engineering",
         "environment": "test",
         "loanlake:managed": "true",
+        "for-use-with-amazon-emr-managed-policies": "true",
     }
     assert request["Configurations"][0]["Classification"] == "hive-site"
+    hive_site = request["Configurations"][0]["Properties"]
+    assert hive_site["hive.metastore.client.factory.class"].endswith("AWSGlueDataCatalogHiveClientFactory")
     assert DAG_ID in request["Name"] and RUN_ID in request["Name"]
 
 

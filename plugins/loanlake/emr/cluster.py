@@ -61,6 +61,8 @@ def job_flow_request(config: LoanlakeConfig, dag_id: str, run_id: str) -> dict[s
                 "owner": config.owner,
                 "environment": config.environment,
                 MANAGED_TAG: "true",
+                # what EMR's managed service policy (include/iam/emr-service-role.json) requires of a cluster
+                "for-use-with-amazon-emr-managed-policies": "true",
             }.items()
         ],
     }

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from loanlake.emr import cluster, submit
-from loanlake.ml import gate, registry, training
+from loanlake.ml import cleanup, gate, registry, training
 from loanlake.tasks import aws_client
 from loanlake.tasks import config as _config
 from loanlake.tasks import fail as _fail
@@ -162,24 +162,9 @@ def promote(decision: dict[str, Any]) -> None:
 
 
 def clean_up_models() -> list[str]:
-    """Delete this package's endpoint configs and models beyond the newest ml.keep_models; never the live one."""
+    """Delete this package's endpoint configs and models beyond the newest ml.keep_models; never one in use."""
     config = _config()
-    sagemaker = aws_client(config, "sagemaker")
-    serving = sagemaker.describe_endpoint(EndpointName=config.ml.endpoint_name)["EndpointConfigName"]
-
-    def surplus(lister: str, field: str, name: str) -> list[str]:
-        pages = sagemaker.get_paginator(lister).paginate(NameContains=training.NAME_PREFIX)
-        items = sorted((item for page in pages for item in page[field]), key=lambda i: i["CreationTime"], reverse=True)
-        names = [item[name] for item in items]
-        return [n for n in names[config.ml.keep_models :] if n != serving]  # models are named as their configs
-
-    deleted = []
-    for name in surplus("list_endpoint_configs", "EndpointConfigs", "EndpointConfigName"):
-        sagemaker.delete_endpoint_config(EndpointConfigName=name)
-        deleted.append(f"endpoint config {name}")
-    for name in surplus("list_models", "Models", "ModelName"):
-        sagemaker.delete_model(ModelName=name)
-        deleted.append(f"model {name}")
+    deleted = cleanup.remove_surplus(aws_client(config, "sagemaker"), [config.ml.endpoint_name], config.ml.keep_models)
     log.info("cleaned up: %s", ", ".join(deleted) or f"nothing beyond the newest {config.ml.keep_models}")
     return deleted
 

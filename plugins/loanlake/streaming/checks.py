@@ -19,7 +19,8 @@ from loanlake.streaming.findings import COMPONENTS, Finding, failed, passed
 from loanlake.streaming.prefixes import window_prefixes
 from loanlake.streaming.sizing import Traffic, required_shards, target_shards
 
-STREAM, DELIVERY_STREAM, PROCESSOR, DELIVERY = COMPONENTS
+STREAM, DELIVERY_STREAM, PROCESSOR, DELIVERY, BUCKETS = COMPONENTS
+PUBLIC_ACCESS_BLOCK = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 NOT_FOUND = ("ResourceNotFoundException",)
 
 
@@ -337,3 +338,40 @@ def _objects_since(s3: Any, bucket: str, prefixes: Sequence[str], since: datetim
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             found += [obj for obj in page.get("Contents", []) if obj["LastModified"] >= since]
     return sorted(found, key=lambda obj: obj["LastModified"])
+
+
+def check_buckets(s3: Any, buckets: Sequence[str]) -> list[Finding]:
+    """Every bucket the pipeline writes: public access blocked (all four settings) and encrypted by default."""
+    findings = []
+    for bucket in buckets:
+        fix = {"action": "secure_bucket", "bucket": bucket}
+        try:
+            block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "NoSuchPublicAccessBlockConfiguration":
+                raise
+            block = {}
+        open_settings = [setting for setting in PUBLIC_ACCESS_BLOCK if not block.get(setting)]
+        if open_settings:
+            detail = f"s3://{bucket}: public access not blocked ({', '.join(open_settings)} off)"
+            findings.append(failed(BUCKETS, f"{bucket}/public_access", detail, fix))
+        else:
+            findings.append(passed(BUCKETS, f"{bucket}/public_access", f"s3://{bucket}: public access blocked"))
+        try:
+            rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ServerSideEncryptionConfigurationNotFoundError":
+                raise
+            rules = []
+        algorithms = [
+            r["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
+            for r in rules
+            if r.get("ApplyServerSideEncryptionByDefault")
+        ]
+        if algorithms:
+            findings.append(
+                passed(BUCKETS, f"{bucket}/encryption", f"s3://{bucket}: encrypted by default ({algorithms[0]})")
+            )
+        else:
+            findings.append(failed(BUCKETS, f"{bucket}/encryption", f"s3://{bucket}: no default encryption", fix))
+    return findings

@@ -6,14 +6,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-COMPONENTS = ("stream", "delivery_stream", "processor", "delivery")  # what stream_health checks, in order
+COMPONENTS = ("stream", "delivery_stream", "processor", "delivery", "buckets")  # what stream_health checks
 
 
 @dataclass(frozen=True)
 class Finding:
     """One check of one component. ``fix`` names the remediation action that makes it pass, if there is one."""
 
-    component: str  # stream, delivery_stream, processor, delivery
+    component: str  # one of COMPONENTS
     check: str
     ok: bool
     detail: str

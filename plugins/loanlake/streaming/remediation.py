@@ -1,23 +1,25 @@
 """Remediation: make the streaming resources what the spec declares. It creates, resizes, updates; it never deletes.
 
 ``remediate`` takes the fixes the checks attached to their failures and applies them in dependency order
-(stream, then the processor, then the delivery stream that needs both), each followed by its waiter, so a fix
-that returns has taken effect. Kinesis changes a shard count by at most a doubling or a halving per call:
-larger changes go in steps.
+(buckets, the stream, then the processor, then the delivery stream that needs both), each followed by its
+waiter, so a fix that returns has taken effect. A bucket's protection is only ever added, never weakened.
+Kinesis changes a shard count by at most a doubling or a halving per call: larger changes go in steps.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
 from botocore.waiter import WaiterModel, create_waiter_with_client
 
 from loanlake.config import StreamingConfig
-from loanlake.streaming.checks import destination_settings
+from loanlake.streaming.checks import PUBLIC_ACCESS_BLOCK, destination_settings
 from loanlake.streaming.findings import Finding, key
 
 log = logging.getLogger("loanlake.streaming")
@@ -30,6 +32,7 @@ class Clients:
     kinesis: Any
     firehose: Any
     lambda_client: Any
+    s3: Any
 
 
 @dataclass(frozen=True)
@@ -75,20 +78,20 @@ def _delivery_waiter(firehose: Any, delay: int) -> Any:
 
 def remediate(findings: Iterable[Finding], spec: StreamingConfig, clients: Clients, target: Target) -> list[str]:
     """Apply every fix the failed findings carry; per action taken, what it did and the checks it resolved."""
-    fixes: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    fixes: dict[str, dict[str, tuple[dict[str, Any], list[str]]]] = {}  # action -> fix -> (fix, checks it fixes)
     for finding in findings:
         if not finding.ok and finding.fix:
-            fix, keys = fixes.setdefault(finding.fix["action"], (finding.fix, []))
+            identity = json.dumps({k: v for k, v in finding.fix.items() if k != "partial"}, sort_keys=True)
+            fix, keys = fixes.setdefault(finding.fix["action"], {}).setdefault(identity, (finding.fix, []))
             if not fix.get("partial"):
                 keys.append(key(finding))
     if "create_stream" in fixes:  # a new stream has the default retention and no encryption
-        fixes.setdefault("increase_retention", ({"action": "increase_retention"}, []))
-        fixes.setdefault("start_encryption", ({"action": "start_encryption"}, []))
+        for action in ("increase_retention", "start_encryption"):
+            fixes.setdefault(action, {action: ({"action": action}, [])})
     actions = _actions(spec, clients, target)
     done = []
     for action, apply in actions.items():  # in dependency order
-        if action in fixes:
-            fix, keys = fixes[action]
+        for fix, keys in fixes.get(action, {}).values():
             line = apply(fix)
             if line:
                 log.info("remediation: %s", line)
@@ -189,7 +192,26 @@ def _actions(spec: StreamingConfig, clients: Clients, target: Target) -> dict[st
         _delivery_waiter(firehose, spec.poll_seconds).wait(DeliveryStreamName=delivery.name)
         return f"destination of {delivery.name} set as declared"
 
+    def secure_bucket(fix: dict[str, Any]) -> str:
+        bucket = fix["bucket"]
+        clients.s3.put_public_access_block(
+            Bucket=bucket, PublicAccessBlockConfiguration=dict.fromkeys(PUBLIC_ACCESS_BLOCK, True)
+        )
+        try:
+            clients.s3.get_bucket_encryption(Bucket=bucket)
+        except ClientError as error:  # only a bucket without default encryption gets SSE-S3; a KMS one stays
+            if error.response["Error"]["Code"] != "ServerSideEncryptionConfigurationNotFoundError":
+                raise
+            clients.s3.put_bucket_encryption(
+                Bucket=bucket,
+                ServerSideEncryptionConfiguration={
+                    "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+                },
+            )
+        return f"s3://{bucket}: public access blocked, encrypted by default"
+
     return {
+        "secure_bucket": secure_bucket,
         "create_stream": create_stream,
         "increase_retention": increase_retention,
         "start_encryption": start_encryption,

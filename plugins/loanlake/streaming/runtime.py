@@ -40,6 +40,11 @@ def _processor_zip(config: LoanlakeConfig) -> packaging.LambdaZip:
     return packaging.build_zip(packaging.lambda_source_dir(config.streaming.processor.source))
 
 
+def _buckets(config: LoanlakeConfig) -> list[str]:
+    """The buckets the pipeline writes: the data bucket, and the one EMR writes its logs to."""
+    return list(dict.fromkeys([config.data_bucket, config.emr.log_uri.removeprefix("s3://").split("/", 1)[0]]))
+
+
 def _metrics(config: LoanlakeConfig, now: datetime) -> checks.StreamMetrics:
     start = now - timedelta(minutes=config.streaming.window_minutes)
     return checks.stream_metrics(aws_client(config, "cloudwatch"), config.streaming.stream.name, start, now)
@@ -58,8 +63,10 @@ def run_check(component: str, context: dict[str, Any]) -> None:
         found = checks.check_delivery_stream(
             aws_client(config, "firehose"), spec, config.data_bucket, stream_arn, processor_arn
         )
-    else:
+    elif component == checks.DELIVERY:
         found = checks.check_delivery(aws_client(config, "s3"), spec, config.data_bucket, _metrics(config, now), now)
+    else:
+        found = checks.check_buckets(aws_client(config, "s3"), _buckets(config))
     for finding in found:
         log.info(finding.line)
     context["ti"].xcom_push(key=FINDINGS_KEY, value=[finding.to_dict() for finding in found])
@@ -92,7 +99,10 @@ def remediate(enabled: bool, context: dict[str, Any]) -> list[dict[str, Any]]:
         return []
     stream_arn, processor_arn = _arns(config)
     clients = remediation.Clients(
-        aws_client(config, "kinesis"), aws_client(config, "firehose"), aws_client(config, "lambda")
+        aws_client(config, "kinesis"),
+        aws_client(config, "firehose"),
+        aws_client(config, "lambda"),
+        aws_client(config, "s3"),
     )
     target = remediation.Target(config.data_bucket, stream_arn, processor_arn, _processor_zip(config).content)
     return remediation.remediate(found, config.streaming, clients, target)

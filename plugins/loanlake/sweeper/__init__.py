@@ -1,0 +1,1 @@
+"""The orphan sweeper: clusters, training jobs and models that outlived their runs."""
