@@ -24,6 +24,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from benchmarks.results import record
+
 ROWS_ENV = "LOANLAKE_BENCH_DRIFT_ROWS"
 DEFAULT_ROWS = 1_000_000
 FEATURE_COUNT = 20
@@ -189,6 +191,9 @@ def bench_parsing(n: int) -> None:
 def row(figure: str, value: float, baseline: float, target: str, passed: bool | None) -> None:
     verdict = "" if passed is None else "pass" if passed else "FAIL"
     print(f"  {figure:<48} {value:>8.3f} s {baseline:>11.3f} s {baseline / value:>7.1f}x  {target} {verdict}")
+    met = "reported" if passed is None else "met" if passed else "MISSED"
+    ratio = f"{baseline / value:.1f}x"
+    record("drift", figure, f"{value:.3f} s", f"{baseline:.3f} s", ratio, target or "reported", met)
 
 
 def header() -> None:

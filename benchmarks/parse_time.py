@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.results import record
+
 ROOT = Path(__file__).resolve().parent.parent
 DAGS_DIR = ROOT / "dags"
 GOAL_SECONDS = 0.3
@@ -122,3 +124,23 @@ def report(files: list[Path]) -> None:
         total += median
         total_own += own[path]
     print(f"{'total':<32} {'':>4} {total:>8.3f} {total_own:>7.3f} {total / baseline:>7.2f}x")
+    slowest = max(files, key=lambda path: statistics.median(seconds for seconds, _, _ in parses[path]))
+    worst = statistics.median(seconds for seconds, _, _ in parses[slowest])
+    verdict = "met" if worst < GOAL_SECONDS else "MISSED"
+    record(
+        "parse_time",
+        f"DAG parse time, slowest file ({slowest.name})",
+        f"{worst:.3f} s",
+        f"Airflow import {baseline:.2f} s",
+        f"{worst / baseline:.2f}x",
+        f"< {GOAL_SECONDS} s per file",
+        verdict,
+    )
+    record(
+        "parse_time",
+        f"DAG parse time, all {len(files)} files",
+        f"{total:.3f} s",
+        f"Airflow import {baseline:.2f} s",
+        f"{total / baseline:.2f}x",
+        "reported",
+    )

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from benchmarks.results import record
+
 if TYPE_CHECKING:
     from sandbox.generator import GeneratedArchive
     from sandbox.hive import HiveEngine
@@ -139,6 +141,10 @@ def cost_growth(engine: HiveEngine, root: Path, loans: int) -> None:
         print(f"{number:>7} {period:>7} {number:>7} {lines:>10,} {seconds:>8.1f} {lines / seconds:>9,.0f} {ratio}")
     verdict = "met" if seconds / first <= GROWTH_TARGET else "MISSED"
     print(f"last / first: {seconds / first:.2f} (target <= {GROWTH_TARGET}: {verdict})")
+    figure = f"cost growth: quarter with 8 quarters of history ({loans:,} loans a quarter)"
+    ratio = f"{seconds / first:.2f}x"
+    baseline = f"quarter with 1: {first:.1f} s"
+    record("processing", figure, f"{seconds:.1f} s", baseline, ratio, f"<= {GROWTH_TARGET}x", verdict)
     print(f"last / fastest measured: {seconds / min(times):.2f} (in case the JIT was still warming up in quarter 1)")
     late, early = statistics.median(times[-3:]), statistics.median(times[:3])
     print(f"median of quarters 6-8 / median of 1-3: {late / early:.2f} (less sensitive to one noisy quarter)")
@@ -171,6 +177,15 @@ def one_quarter(engine: HiveEngine, root: Path, loans: int) -> None:
     print(f"{'processed/':<12} {sum(processed.values()) / 1e6:>10,.1f} MB")
     print(f"{'raw':<12} {raw_bytes / 1e6:>10,.1f} MB text")
     print(f"ratio: {ratio:.3f} (target <= {SIZE_TARGET}: {'met' if ratio <= SIZE_TARGET else 'MISSED'})")
+    record(
+        "processing",
+        f"processed/raw bytes, one quarter of {loans:,} loans",
+        f"{ratio:.3f}",
+        f"article's Hive text output: {ARTICLE_SIZE}",
+        f"{ratio / ARTICLE_SIZE:.3f}x",
+        f"<= {SIZE_TARGET}",
+        "met" if ratio <= SIZE_TARGET else "MISSED",
+    )
 
     reference = REFERENCE_ROWS / REFERENCE_SECONDS
     print(f"\nspeed per step; reference: the article's EMR run, {REFERENCE_ROWS:,} acquisition rows in")
@@ -193,6 +208,15 @@ def one_quarter(engine: HiveEngine, root: Path, loans: int) -> None:
             rate = count / elapsed
             versus = f"{'-':>7}" if step == "raw_tables" else f"{rate / reference:>7.3f}"  # it reads no row
             print(f"{step:<16} {elapsed:>8.1f} {count:>11,} {rate:>10,.0f} {versus}  {what}")
+            if step in ("quarantine", "acquisition", "performance", "all steps"):
+                record(
+                    "processing",
+                    f"HQL {step}, {loans:,} loans: {what}",
+                    f"{rate:,.0f} rows/s",
+                    f"article's EMR: {reference:,.0f} rows/s",
+                    f"{rate / reference:.3f}x",
+                    "reported",
+                )
         else:
             print(f"{step:<16} {elapsed:>8.1f} {'-':>11} {'-':>10} {'-':>7}")
     scale = 1_000_000 / loans
