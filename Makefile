@@ -11,12 +11,12 @@ SANDBOX_ENV := .sandbox/env
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 
-.PHONY: help setup system-deps demo test lint sandbox sandbox-down airflow bench clean
+.PHONY: help setup system-deps demo test test-ui lint sandbox sandbox-down airflow bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-system-deps: ## the Debian packages mysqlclient builds against (installed when missing; needs root)
+system-deps: ## Debian packages: mysqlclient's build deps, Chromium and chromedriver for the UI test (when missing; needs root)
 	@bash scripts/system-deps.sh
 
 $(STAMP): requirements.txt requirements-dev.txt constraints.txt
@@ -33,6 +33,9 @@ demo: $(STAMP) ## run every DAG against the sandbox, in pipeline order, and prin
 
 test: $(STAMP) lint ## lint, then every test (unit, DAG integrity, integration against the sandbox)
 	$(PY) -m pytest
+
+test-ui: $(STAMP) ## only the real-browser check of the Airflow UI (also part of make test); refreshes docs/images/airflow-ui.png
+	$(PY) -m pytest tests/e2e/test_airflow_ui.py
 
 lint: $(STAMP) ## ruff, sqlfluff and bandit (no high-severity finding)
 	$(VENV)/bin/ruff check .
