@@ -36,7 +36,7 @@ from airflow.sdk import Param, dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from loanlake.assets import FREDDIE_MAC_RAW
-from loanlake.dag_defaults import deadline, default_args
+from loanlake.dag_defaults import deadline, default_args, run_timeout_alert
 
 QUARTER_PATTERN = r"^(19|20)[0-9]{2}Q[1-4]$"
 
@@ -50,6 +50,7 @@ QUARTER_PATTERN = r"^(19|20)[0-9]{2}Q[1-4]$"
     max_active_runs=2,
     max_active_tasks=4,
     dagrun_timeout=timedelta(hours=12),
+    on_failure_callback=run_timeout_alert(),  # the one alert of a run that times out
     deadline=deadline("freddie_mac_ingest", timedelta(hours=6)),  # an alert well before the timeout
     doc_md=__doc__,
     tags=["loanlake", "freddie-mac", "ingest"],

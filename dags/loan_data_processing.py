@@ -31,7 +31,8 @@ At most 42 periods fit in one run (EMR takes 256 active steps per cluster): spli
   cluster that failed to start. Check the EMR console's cluster events, fix the config and clear the task.
 - *wait_for_step: EMR step '<period> <script>' ... is FAILED*: the message gives EMR's reason and the step's
   `stderr.gz` under `emr.log_uri` (EMR copies it there within about five minutes). The steps after it show
-  as CANCELLED. Fix the script or the data, then clear the run from `create_cluster`.
+  as CANCELLED. Fix the script (deploy it) or the data, then clear the run from `publish_scripts`, so the fixed
+  scripts are published and a new cluster runs them.
 - *check_row_balance / check_keys / check_quarantine_share*: the message lists each table, period and count, and the
   quarantine reasons; the rejected lines, with their reason, file and line number, are in `quarantine/`.
   Nothing downstream runs: the asset is not updated. Fix the input or raise `emr.max_quarantine_share`
@@ -54,7 +55,7 @@ from airflow.providers.amazon.aws.utils.waiter import WaitPolicy
 from airflow.sdk import chain, dag, task
 
 from loanlake.assets import FREDDIE_MAC_RAW, LOANS_PROCESSED
-from loanlake.dag_defaults import deadline, default_args, periods_param
+from loanlake.dag_defaults import deadline, default_args, periods_param, run_timeout_alert
 from loanlake.emr.sensors import StepSensor
 
 
@@ -66,6 +67,7 @@ from loanlake.emr.sensors import StepSensor
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=12),
+    on_failure_callback=run_timeout_alert(),  # the one alert of a run that times out
     deadline=deadline("loan_data_processing", timedelta(hours=6)),  # an alert well before the timeout
     doc_md=__doc__,
     tags=["loanlake", "emr", "hive", "processing"],
@@ -166,11 +168,10 @@ def loan_data_processing() -> None:
         create_cluster,
         step_ids,
         wait_for_step,
-        check_row_balance(periods),
-        check_keys(periods),
-        check_quarantine_share(periods),
         terminate_cluster.as_teardown(setups=create_cluster),
     )
+    # The checks read S3, not the cluster: outside its setup/teardown scope, so clearing one starts no cluster.
+    chain(wait_for_step, check_row_balance(periods), check_keys(periods), check_quarantine_share(periods))
 
 
 loan_data_processing()

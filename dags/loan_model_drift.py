@@ -34,7 +34,7 @@ from airflow.sdk import dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from loanlake.assets import LOAN_MODEL_DRIFT
-from loanlake.dag_defaults import default_args
+from loanlake.dag_defaults import default_args, run_timeout_alert
 
 
 @dag(
@@ -45,6 +45,7 @@ from loanlake.dag_defaults import default_args
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=2),
+    on_failure_callback=run_timeout_alert(),  # the one alert of a run that times out
     doc_md=__doc__,
     tags=["loanlake", "ml", "drift", "monitoring"],
     default_args=default_args(execution_timeout=timedelta(minutes=30)),

@@ -46,7 +46,7 @@ from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from loanlake.assets import LOAN_MODEL_DRIFT
-from loanlake.dag_defaults import default_args
+from loanlake.dag_defaults import default_args, run_timeout_alert
 from loanlake.emr.sensors import StepSensor
 from loanlake.ml.operators import EndpointDeployOperator, TrainingJobOperator
 
@@ -61,6 +61,7 @@ from loanlake.ml.operators import EndpointDeployOperator, TrainingJobOperator
     catchup=False,  # a model trains on all the data there is: one run catches up
     max_active_runs=1,
     dagrun_timeout=timedelta(hours=12),
+    on_failure_callback=run_timeout_alert(),  # the one alert of a run that times out
     doc_md=__doc__,
     tags=["loanlake", "ml", "sagemaker", "emr"],
     default_args=default_args(execution_timeout=timedelta(hours=2)),

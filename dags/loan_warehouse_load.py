@@ -25,7 +25,7 @@ with `{"periods": ["2017Q1"]}` after `loan_data_processing` has processed the pe
 - *wait_for_step: EMR step '<period> sqoop_export_acquisition' ... FAILED*: the message has the step log
   (`stderr.gz` under `emr.log_uri`): a record that does not fit the table, a wrong password, no network
   path from the cluster to RDS. The published table is untouched (Sqoop only writes to staging). Fix, then
-  clear the run from `create_cluster`.
+  clear the run from `clear_mysql_staging`, which empties what the failed export left in staging.
 - *wait_for_step: '<period> export_acquisition' FAILED with an ASSERT_TRUE error*: a text value holds a
   control character (\\001, \\n, \\r) that would break the export format; find it in `processed/` and fix the
   input.
@@ -52,7 +52,7 @@ from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import chain, dag, task
 
 from loanlake.assets import LOANS_PROCESSED
-from loanlake.dag_defaults import default_args, periods_param
+from loanlake.dag_defaults import default_args, periods_param, run_timeout_alert
 from loanlake.emr.sensors import StepSensor
 
 SQL = Path(__file__).resolve().parents[1] / "include" / "sql"
@@ -66,6 +66,7 @@ SQL = Path(__file__).resolve().parents[1] / "include" / "sql"
     catchup=False,
     max_active_runs=1,  # one run at a time owns the staging tables
     dagrun_timeout=timedelta(hours=12),
+    on_failure_callback=run_timeout_alert(),  # the one alert of a run that times out
     template_searchpath=[str(SQL)],
     doc_md=__doc__,
     tags=["loanlake", "emr", "sqoop", "mysql", "redshift", "warehouse"],

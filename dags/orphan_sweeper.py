@@ -4,8 +4,8 @@
 Hourly: ends what this package started and a teardown missed, so nothing is left running and billing.
 
 - `sweep_clusters`: EMR clusters tagged `loanlake:managed=true`, older than `sweeper.cluster_max_age_hours`
-  (13 h: longer than any run's timeout), whose DAG run (tags `dag_id`, `run_id`) is no longer queued or
-  running: terminated.
+  (1 h), whose DAG run (tags `dag_id`, `run_id`) is no longer queued or running: terminated. This is what ends
+  the cluster of a run that hit its `dagrun_timeout`: the scheduler skips a timed-out run's teardown.
 - `stop_overdue_training`: training jobs `loanlake-xgb-*` still in progress `sweeper.training_grace_minutes`
   after their own limit (`MaxRuntimeInSeconds`, or `MaxWaitTimeInSeconds` with spot): stopped.
 - `remove_surplus_models`: endpoint configs and models `loanlake-xgb-*` beyond the newest `ml.keep_models` that
@@ -27,7 +27,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from loanlake.dag_defaults import default_args
+from loanlake.dag_defaults import default_args, run_timeout_alert
 
 
 @dag(
@@ -38,6 +38,7 @@ from loanlake.dag_defaults import default_args
     catchup=False,
     max_active_runs=1,
     dagrun_timeout=timedelta(minutes=50),
+    on_failure_callback=run_timeout_alert(),  # the one alert of a run that times out
     doc_md=__doc__,
     tags=["loanlake", "operations", "cost"],
     default_args=default_args(execution_timeout=timedelta(minutes=10)),
@@ -65,7 +66,7 @@ def orphan_sweeper() -> None:
 
         return runtime.remove_surplus_models(params["dry_run"])
 
-    @task
+    @task(trigger_rule="all_done")  # what the other sweeps did is reported even when one failed
     def report(clusters: list[str], training: list[str], models: list[str], params: dict[str, Any], **context: Any):
         """Every action, in the log and as JSON in S3."""
         from loanlake.sweeper import runtime

@@ -55,7 +55,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, chain, dag, task, task_group
 
-from loanlake.dag_defaults import default_args
+from loanlake.dag_defaults import default_args, run_timeout_alert
 from loanlake.streaming.findings import COMPONENTS
 
 
@@ -67,6 +67,7 @@ from loanlake.streaming.findings import COMPONENTS
     catchup=False,  # a health check is about now: missed slots are not worth running later
     max_active_runs=1,
     dagrun_timeout=timedelta(minutes=30),
+    on_failure_callback=run_timeout_alert(),  # the one alert of a run that times out
     doc_md=__doc__,
     tags=["loanlake", "streaming", "kinesis", "firehose", "health"],
     default_args={**default_args(execution_timeout=timedelta(minutes=3)), "retry_delay": timedelta(seconds=30)},

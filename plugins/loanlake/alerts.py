@@ -1,12 +1,13 @@
 """Failure alerts: one SNS message per failure that says what failed, where to look and what to do.
 
 ``FailureNotifier`` (the provider's ``SnsNotifier``, with its message built at failure time) is every task's
-``on_failure_callback`` (``loanlake.dag_defaults``). The message names the DAG, task, run, try, the periods or
-data interval, the error, what matters for the task (the EMR cluster, step and the step's log in S3; the SageMaker
-job or endpoint and SageMaker's FailureReason; the Redshift statement id and error, and stream-health problems are
-in the error itself), the task's log URL and the runbook section of the DAG. A task that fails only because an
-earlier one did raises ``AlertedElsewhere``: no second message. ``deadline_missed`` sends the alert of a DAG run
-that is still not done by its deadline.
+``on_failure_callback`` (``loanlake.dag_defaults``); ``RunTimeoutNotifier`` is every DAG's, for a run that hits
+its ``dagrun_timeout``. The message names the DAG, task, run, try, the periods or data interval, the error, what
+matters for the task (the EMR cluster, step and the step's log in S3; the SageMaker job or endpoint and
+SageMaker's FailureReason; the Redshift statement id and error, and stream-health problems are in the error
+itself), the task's log URL and the runbook section of the DAG. A task that fails only because an earlier one
+did raises ``AlertedElsewhere``: no second message. ``deadline_missed`` sends the alert of a DAG run that is
+still not done by its deadline.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def runbook_link(config: LoanlakeConfig, dag_id: str) -> str:
 
 def _scope(context: dict[str, Any]) -> str:
     ti, params = context["ti"], context.get("params") or {}
-    periods = params.get("periods") or params.get("quarters")
+    periods = params.get("periods") or [*params.get("quarters", []), *map(str, params.get("sample_years", []))]
     if not periods and "resolve_periods" in context["dag"].task_ids:
         periods = ti.xcom_pull(task_ids="resolve_periods")
     if periods:
@@ -101,6 +102,16 @@ def failure_message(context: dict[str, Any], config: LoanlakeConfig) -> tuple[st
     return subject, "\n".join(lines)
 
 
+def _alert_config() -> tuple[LoanlakeConfig, str]:
+    """The config in force, or, when the Variable is invalid, the environment's and defaults: the alert goes out."""
+    from loanlake.config import ConfigError, load_config, parse_config
+
+    try:
+        return load_config(), ""
+    except ConfigError as exc:
+        return parse_config(None), f"\nthe loanlake_config Variable is invalid ({exc}): this alert used the defaults"
+
+
 class FailureNotifier(SnsNotifier):
     """The provider's SNS notifier; the topic, connection and message come from the config and the failure."""
 
@@ -109,28 +120,53 @@ class FailureNotifier(SnsNotifier):
     def __init__(self) -> None:
         super().__init__(target_arn="alerts.topic_arn", message="built at failure time")
 
-    def notify(self, context: dict[str, Any]) -> None:
-        if isinstance(context.get("exception"), AlertedElsewhere):
-            return
-        from loanlake.config import load_config
+    def wanted(self, context: dict[str, Any]) -> bool:
+        return not isinstance(context.get("exception"), AlertedElsewhere)
 
-        config = load_config()
+    def compose(self, context: dict[str, Any], config: LoanlakeConfig) -> tuple[str, str]:
+        return failure_message(context, config)
+
+    def notify(self, context: dict[str, Any]) -> None:
+        if not self.wanted(context):
+            return
+        config, warning = _alert_config()
         self.aws_conn_id, self.region_name, self.target_arn = config.aws_conn_id, config.region, config.alerts.topic_arn
-        self.subject, self.message = failure_message(context, config)
+        self.subject, self.message = self.compose(context, config)
+        self.message += warning
         super().notify(context)
         log.info("alert sent to %s: %s", self.target_arn, self.subject)
+
+
+class RunTimeoutNotifier(FailureNotifier):
+    """A DAG's ``on_failure_callback``: one alert when a run hits its ``dagrun_timeout``.
+
+    The scheduler then skips the run's unfinished tasks, teardowns included, and no task alert goes out; a
+    run that failed through a task is already alerted by that task.
+    """
+
+    def wanted(self, context: dict[str, Any]) -> bool:
+        return context.get("reason") == "timed_out"
+
+    def compose(self, context: dict[str, Any], config: LoanlakeConfig) -> tuple[str, str]:
+        dag = context["dag"]
+        lines = [
+            f"{dag.dag_id} run {context['run_id']} timed out after {dag.dagrun_timeout} (environment "
+            f"{config.environment}): its unfinished tasks were skipped, its teardowns did not run.",
+            "An EMR cluster it started is terminated by orphan_sweeper within "
+            f"{config.sweeper.cluster_max_age_hours:g} h (or end it now by its run_id tag).",
+            f"runbook: {runbook_link(config, dag.dag_id)}",
+        ]
+        return f"[loanlake {config.environment}] {dag.dag_id} run timed out"[:100], "\n".join(lines)
 
 
 async def deadline_missed(dag_id: str, deadline: str, **_: Any) -> None:
     """A DeadlineAlert's callback (runs in the triggerer): the run is not done by its deadline."""
     from airflow.providers.amazon.aws.hooks.sns import SnsHook
 
-    from loanlake.config import load_config
-
-    config = load_config()
+    config, warning = _alert_config()
     message = (
         f"{dag_id}: a run is not done {deadline} after it was queued (environment {config.environment}).\n"
-        f"Look at the DAG's running tasks in the Airflow UI; runbook: {runbook_link(config, dag_id)}"
+        f"Look at the DAG's running tasks in the Airflow UI; runbook: {runbook_link(config, dag_id)}{warning}"
     )
     await SnsHook(aws_conn_id=config.aws_conn_id, region_name=config.region).apublish_to_target(
         target_arn=config.alerts.topic_arn, message=message, subject=f"[loanlake {config.environment}] {dag_id} late"

@@ -78,7 +78,7 @@ class EmrConfig(_Section):
     job_flow_role: str = Field("EMR_EC2_DefaultRole", description="the instance profile of the cluster's nodes")
     subnet_id: str | None = Field(None, description="private subnet for the cluster; None: the default VPC")
     idle_timeout_seconds: int = Field(3600, ge=60, le=604800, description="auto-termination when idle")
-    step_timeout_minutes: int = Field(180, ge=1, description="how long one step may take")
+    step_timeout_minutes: int = Field(60, ge=1, description="how long one step may take")
     poll_seconds: int = Field(30, ge=1, le=600, description="how often steps are polled")
     hive_database: str = Field("loanlake", pattern=r"^[a-z_][a-z0-9_]*$")
     code_prefix: str = Field("code/hql", description="prefix in data_bucket for the published HQL scripts")
@@ -322,7 +322,7 @@ class AlertsConfig(_Section):
 class SweeperConfig(_Section):
     """What the orphan sweeper counts as left behind."""
 
-    cluster_max_age_hours: float = Field(13, ge=0, description="a cluster this old whose run is over is an orphan")
+    cluster_max_age_hours: float = Field(1, ge=0, description="a cluster this old whose run is over is an orphan")
     training_grace_minutes: float = Field(30, ge=0, description="past a job's own limit before it is stopped")
     report_prefix: str = Field("reports/sweeper", description="prefix in data_bucket for the sweeper's reports")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk import AsyncCallback, DeadlineAlert, DeadlineReference, Param
 
-from loanlake.alerts import FailureNotifier, deadline_missed
+from loanlake.alerts import FailureNotifier, RunTimeoutNotifier, deadline_missed
 from loanlake.processing.periods import PERIOD_PATTERN
 
 
@@ -21,6 +21,11 @@ def default_args(execution_timeout: timedelta) -> dict[str, Any]:
         "execution_timeout": execution_timeout,
         "on_failure_callback": [FailureNotifier()],
     }
+
+
+def run_timeout_alert() -> list[RunTimeoutNotifier]:
+    """A DAG's ``on_failure_callback``: the alert of a run that hits its ``dagrun_timeout``."""
+    return [RunTimeoutNotifier()]
 
 
 def deadline(dag_id: str, after: timedelta) -> DeadlineAlert:

@@ -56,6 +56,16 @@ def _failure_alert(dag: Any, _flipped: Any) -> str | None:
     return f"tasks without the failure alert (default_args on_failure_callback): {silent}" if silent else None
 
 
+def _run_timeout_alert(dag: Any, _flipped: Any) -> str | None:
+    from loanlake.alerts import RunTimeoutNotifier
+
+    callbacks = dag.on_failure_callback or []
+    callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+    if not any(isinstance(callback, RunTimeoutNotifier) for callback in callbacks):
+        return "no alert for a run that times out: on_failure_callback=run_timeout_alert()"
+    return None if dag.dagrun_timeout else "dagrun_timeout is not set"
+
+
 def _tags(dag: Any, _flipped: Any) -> str | None:
     return None if dag.tags else "has no tags"
 
@@ -88,6 +98,7 @@ def _max_active_runs(dag: Any, flipped: Any) -> str | None:
 POLICY: dict[str, Callable[[Any, Any], str | None]] = {
     "owner": _owner,
     "failure_alert": _failure_alert,
+    "run_timeout_alert": _run_timeout_alert,
     "tags": _tags,
     "retries": _retries,
     "doc_md": _doc_md,

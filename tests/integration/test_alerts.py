@@ -34,3 +34,27 @@ def test_a_missed_deadline_is_alerted(sandbox, alerts):
     assert received["subject"] == "[loanlake sandbox] freddie_mac_ingest late"
     assert "freddie_mac_ingest: a run is not done 6:00:00 after it was queued" in received["text"]
     assert "docs/runbook.md#freddie_mac_ingest" in received["text"]
+
+
+def test_a_run_that_times_out_is_alerted_once_and_says_the_teardown_did_not_run(sandbox, alerts):
+    from loanlake.alerts import RunTimeoutNotifier
+    from sandbox.runner import load_dag
+
+    dag = load_dag("loan_data_processing")
+    notifier = RunTimeoutNotifier()
+
+    notifier({"dag": dag, "run_id": "scheduled__2026-01-01", "reason": "task_failure"})  # a task alerted already
+    notifier({"dag": dag, "run_id": "scheduled__2026-01-01", "reason": "timed_out"})
+
+    (received,) = alerts()
+    assert received["subject"] == "[loanlake sandbox] loan_data_processing run timed out"
+    assert "timed out after 12:00:00" in received["text"] and "teardowns did not run" in received["text"]
+    assert "orphan_sweeper" in received["text"] and "docs/runbook.md#loan_data_processing" in received["text"]
+
+
+def test_an_invalid_config_still_lets_the_alert_out(sandbox, alerts, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_VAR_LOANLAKE_CONFIG", '{"regoin": "us-east-1"}')
+    asyncio.run(deadline_missed(dag_id="freddie_mac_ingest", deadline="6:00:00"))
+
+    (received,) = alerts()
+    assert "the loanlake_config Variable is invalid" in received["text"] and "regoin: unknown key" in received["text"]

@@ -122,6 +122,23 @@ def test_a_retry_of_the_training_task_attaches_to_the_job_it_started(config, pro
     assert sagemaker.list_training_jobs(MaxResults=100)["TrainingJobSummaries"] == jobs_before, "no second job"
 
 
+def test_a_retry_of_the_deployment_creates_nothing_twice(config, processed):
+    from airflow.sdk.exceptions import TaskDeferred
+
+    from loanlake.ml import runtime
+    from loanlake.ml.operators import EndpointDeployOperator
+
+    live = _registry(processed).live
+    request = runtime.deployment_request(live.job_name, live.model_data)  # what the first try deployed
+    operator = EndpointDeployOperator(task_id="deploy_endpoint", config=request, aws_conn_id="aws_default")
+
+    with pytest.raises(TaskDeferred):  # it updated the endpoint and now waits for it: no "already existing" error
+        operator.execute({})
+
+    flow.wait_for(lambda: _endpoint(processed)["EndpointStatus"] == "InService", True)
+    assert _endpoint(processed)["EndpointConfigName"] == live.endpoint_config
+
+
 def test_a_worse_model_is_not_deployed_and_the_endpoint_is_unchanged(config, processed):
     before = _endpoint(processed)["EndpointConfigName"]
     live = _registry(processed).live

@@ -53,7 +53,9 @@ def measure_drift(context: dict[str, Any]) -> dict[str, Any]:
         baseline = read_baseline(s3, bucket, baseline_prefix)
     except BaselineError as exc:
         raise _fail(f"the baseline of live model {record.live.model_name} is unusable: {exc}") from exc
-    start, end = context["data_interval_start"], context["data_interval_end"]
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    if start is None or end is None:
+        raise _fail("a drift run measures the traffic of its data interval: trigger it with a logical date")
     prefixes = capture_prefixes(ml.capture_prefix, ml.endpoint_name, start, end)
     capture = parse_capture(_capture_files(s3, bucket, prefixes))
     drift = ml.drift

@@ -98,7 +98,27 @@ class EndpointDeployOperator(SageMakerEndpointOperator):
         ml = _ml_config()
         self.check_interval = ml.poll_seconds
         self.max_ingestion_time = ml.deploy_timeout_minutes * 60
+        # A retry finds the model and endpoint config its first try created (they are named after the job): the
+        # provider would create them again and fail, so only what is missing is created.
+        for part, name_key, describe in (
+            ("Model", "ModelName", self.hook.describe_model),
+            ("EndpointConfig", "EndpointConfigName", self.hook.describe_endpoint_config),
+        ):
+            name = self.config.get(part, {}).get(name_key)
+            if name and _exists(describe, name):
+                self.log.info("%s %s exists already (an earlier try made it): not creating it again", part, name)
+                self.config.pop(part)
         return super().execute(context)
+
+
+def _exists(describe: Any, name: str) -> bool:
+    try:
+        describe(name)
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ValidationException":  # SageMaker's "could not find"
+            return False
+        raise
+    return True
 
 
 def _ml_config() -> Any:

@@ -76,7 +76,9 @@ def _delivery_waiter(firehose: Any, delay: int) -> Any:
     return create_waiter_with_client("DeliveryStreamActive", model, firehose)
 
 
-def remediate(findings: Iterable[Finding], spec: StreamingConfig, clients: Clients, target: Target) -> list[str]:
+def remediate(
+    findings: Iterable[Finding], spec: StreamingConfig, clients: Clients, target: Target
+) -> list[dict[str, Any]]:
     """Apply every fix the failed findings carry; per action taken, what it did and the checks it resolved."""
     fixes: dict[str, dict[str, tuple[dict[str, Any], list[str]]]] = {}  # action -> fix -> (fix, checks it fixes)
     for finding in findings:

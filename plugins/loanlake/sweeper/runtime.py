@@ -56,13 +56,18 @@ def _logged(actions: list[str], nothing: str) -> list[str]:
     return actions
 
 
-def report(actions: dict[str, list[str]], dry_run: bool, context: dict[str, Any]) -> str:
-    """What the sweep did (or would do), as JSON in S3 and in the log."""
+def report(actions: dict[str, list[str] | None], dry_run: bool, context: dict[str, Any]) -> str:
+    """What the sweep did (or would do), as JSON in S3 and in the log; a sweep that failed says so (None)."""
     config = _config()
     now = datetime.now(UTC)
+    failed = sorted(kind for kind, done in actions.items() if done is None)
+    actions = {kind: done or [] for kind, done in actions.items()}
     body = {"run_id": context["run_id"], "swept_at": now.isoformat(), "dry_run": dry_run, "actions": actions}
+    body["failed_sweeps"] = failed
     key = f"{config.sweeper.report_prefix}/{now:%Y/%m/%d}/{run_part(context['run_id'])}.json"
     aws_client(config, "s3").put_object(Bucket=config.data_bucket, Key=key, Body=json.dumps(body, indent=2).encode())
     count = sum(len(done) for done in actions.values())
     log.info("%s%d action(s); report s3://%s/%s", "dry run: " if dry_run else "", count, config.data_bucket, key)
+    if failed:
+        log.warning("these sweeps failed (see their task logs): %s", ", ".join(failed))
     return f"s3://{config.data_bucket}/{key}"
