@@ -77,9 +77,9 @@ def freddie_mac_ingest() -> None:
         """List the source, keep the run's periods; return the files to fetch, keep the landed ones in XCom."""
         from loanlake.freddie_mac import ingest, runtime
 
-        config, source, s3 = runtime.open_source()
-        wanted = ingest.requested_periods(params["quarters"], params["sample_years"], data_interval_start)
         with runtime.permanent_errors_fail_fast():
+            config, source, s3 = runtime.open_source()
+            wanted = ingest.requested_periods(params["quarters"], params["sample_years"], data_interval_start)
             to_fetch, landed = ingest.plan(source, wanted, s3, config, refresh=params["refresh"])
         ti.xcom_push(key="landed", value=[entry.to_dict() for entry in landed])
         print(f"{len(to_fetch)} file(s) to fetch, {len(landed)} already landed")
@@ -91,8 +91,8 @@ def freddie_mac_ingest() -> None:
         from loanlake.freddie_mac import ingest, runtime
         from loanlake.freddie_mac.sources import SourceFile
 
-        config, source, s3 = runtime.open_source()
         with runtime.permanent_errors_fail_fast():
+            config, source, s3 = runtime.open_source()
             return ingest.fetch(SourceFile.from_dict(file), source, s3, config).to_dict()
 
     @task(outlets=[FREDDIE_MAC_RAW])

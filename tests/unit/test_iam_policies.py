@@ -270,6 +270,10 @@ HOOK_METHODS = {
     ("SageMakerHook", "describe_training_job"): Calls(
         ops=(("sagemaker", "DescribeTrainingJob"),), sources=("hooks/sagemaker.py",)
     ),
+    ("SageMakerHook", "describe_model"): Calls(ops=(("sagemaker", "DescribeModel"),), sources=("hooks/sagemaker.py",)),
+    ("SageMakerHook", "describe_endpoint_config"): Calls(
+        ops=(("sagemaker", "DescribeEndpointConfig"),), sources=("hooks/sagemaker.py",)
+    ),
     # describe_training_job in a loop, describe_training_job_with_log -> logs describe_log_streams, get_log_events
     ("SageMakerHook", "check_training_status_with_log"): Calls(
         ops=(("sagemaker", "DescribeTrainingJob"), ("logs", "DescribeLogStreams"), ("logs", "GetLogEvents")),

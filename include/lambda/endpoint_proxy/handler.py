@@ -146,7 +146,8 @@ def parse_features(event: dict[str, Any], features: tuple[str, ...]) -> list[flo
         raise RequestError(f"method {method} is not allowed; use POST", 405)
     media_type = _header(event, "content-type").split(";")[0].strip().lower()
     if media_type not in ("text/csv", "application/json"):
-        raise RequestError("Content-Type must be text/csv or application/json", 415)
+        got = repr(media_type[:60]) if media_type else "no Content-Type header"
+        raise RequestError(f"Content-Type must be text/csv or application/json, got {got}", 415)
     body = _body(event)
     if media_type == "text/csv":
         lines = body.strip().splitlines()

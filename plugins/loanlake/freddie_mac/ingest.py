@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,8 @@ from loanlake.freddie_mac.transfer import LandedFile, land_zip
 log = logging.getLogger("loanlake.freddie_mac")
 
 Period = tuple[str, str]  # (dataset, period): ("quarterly", "2017Q1") or ("sample", "2017")
+FIRST_QUARTER = "1999Q1"  # the dataset's first origination quarter
+_QUARTER, _YEAR = r"[0-9]{4}Q[1-4]", r"[0-9]{4}"
 
 
 class MissingPeriodError(SourceError):
@@ -36,13 +39,25 @@ def requested_periods(
     wanted = [("quarterly", q.upper()) for q in quarters] + [("sample", str(y)) for y in sample_years]
     if not wanted:
         if interval_start is None:
-            raise ValueError("a manual run without a data interval must name quarters or sample_years")
+            raise MissingPeriodError("a manual run without a data interval must name quarters or sample_years")
         wanted = [("quarterly", quarter_of(interval_start))]
     return sorted(set(wanted))
 
 
 def select(files: list[SourceFile], wanted: list[Period], source_name: str) -> list[SourceFile]:
     """The files for the wanted periods; every wanted period must be offered."""
+    malformed = [p for d, p in wanted if not re.fullmatch(_QUARTER if d == "quarterly" else _YEAR, p)]
+    if malformed:
+        raise MissingPeriodError(
+            f"{', '.join(malformed)}: not a quarter like 2017Q1 or a sample year like 2017. Fix the run's quarters "
+            "or sample_years."
+        )
+    too_early = [p for _, p in wanted if p[:4] < FIRST_QUARTER[:4]]
+    if too_early:
+        raise MissingPeriodError(
+            f"{', '.join(too_early)}: before {FIRST_QUARTER}, the first quarter of the Freddie Mac dataset, so no "
+            "source offers it. Fix the run's quarters or sample_years."
+        )
     by_period = {(f.dataset, f.period): f for f in files}
     missing = [p for p in wanted if p not in by_period]
     if missing:

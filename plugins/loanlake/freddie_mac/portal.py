@@ -71,16 +71,22 @@ def _is_logged_out_page(head: bytes) -> bool:
     return head.lstrip()[:1] == b"<" and LOGGED_OUT_MARKER in head[:4096].decode("utf-8", errors="replace").lower()
 
 
+def _linked_name(url: str) -> str:
+    """The file name a download link names: its ``f`` parameter (``.zip`` added when it has no extension) or the
+    last segment of its path."""
+    query = parse_qs(urlsplit(url).query)
+    name = query["f"][0] if query.get("f") else url_file_name(url)
+    if "." not in name:
+        name += ".zip"  # the classic portal's f parameter leaves out the extension
+    return name
+
+
 def _linked_file(url: str) -> SourceFile | None:
     """The loan-level zip a download link points to: ``download.php?f=<name>`` or a path ending in the name.
 
     The size stays unknown: the classic links carry an ``s`` parameter whose meaning is not documented.
     """
-    query = parse_qs(urlsplit(url).query)
-    name = query["f"][0] if query.get("f") else url_file_name(url)
-    if "." not in name:
-        name += ".zip"  # the classic portal's f parameter leaves out the extension
-    return source_file(name, url)
+    return source_file(_linked_name(url), url)
 
 
 @dataclass(frozen=True)
@@ -124,10 +130,25 @@ class PortalSource:
         page = self._logged_in().download_page
         links = [urljoin(page.url, str(a["href"])) for a in page.soup.find_all("a", href=True)]
         files: dict[str, SourceFile] = {}
+        unknown_zips: list[str] = []
         for link in links:
             file = _linked_file(link)
             if file is not None:
                 files.setdefault(file.name, file)
+            elif (name := _linked_name(link)).lower().endswith(".zip") and len(name) > len(".zip"):
+                unknown_zips.append(name)
+        if unknown_zips:
+            log.warning(
+                "%s links %d zip(s) whose name matches no Freddie Mac naming scheme, ignored: %s",
+                page.url,
+                len(unknown_zips),
+                ", ".join(sorted(set(unknown_zips))[:20]),
+            )
+        if not files:
+            raise SourceError(
+                f"{page.url}: the download page links no Freddie Mac loan-level zip ({len(links)} other link(s); "
+                f"the page may have changed): {shorten(page.text)!r}"
+            )
         log.info("%d files listed at %s (%d other links ignored)", len(files), page.url, len(links) - len(files))
         return by_period(files.values())
 

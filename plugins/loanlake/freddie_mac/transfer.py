@@ -21,12 +21,13 @@ from stream_unzip import TruncatedDataError, UnzipError, stream_unzip
 
 from loanlake.freddie_mac.download import describe_body
 from loanlake.freddie_mac.errors import CorruptZipError, NotAZipError, TransientSourceError
-from loanlake.freddie_mac.layouts import ZIP_MAGIC, detect_layout, member_kind, raw_key
+from loanlake.freddie_mac.layouts import ZIP_MAGIC, LayoutError, detect_layout, member_kind, raw_key
 from loanlake.freddie_mac.sources import SourceFile
 
 log = logging.getLogger("loanlake.freddie_mac")
 
 LAYOUT_SNIFF_BYTES = 256 * 1024
+EMPTY_ZIP_MAGIC = b"PK\x05\x06"  # a zip with no member starts with its end-of-central-directory record
 MAX_CONCURRENCY = 4
 
 
@@ -102,6 +103,8 @@ class _ZipChunks:
             if more is None:
                 break
             head += more
+        if head.startswith(EMPTY_ZIP_MAGIC):
+            raise CorruptZipError(f"{self._location}: an empty zip, it holds no files")
         if not head.startswith(ZIP_MAGIC):
             raise NotAZipError(f"{self._location} returned {describe_body(head)} instead of a zip")
         return head
@@ -199,7 +202,10 @@ def _land_member(
     raw_prefix: str,
     transfer: TransferConfig,
 ) -> LandedMember:
-    kind = member_kind(name)
+    try:
+        kind = member_kind(name)
+    except LayoutError as exc:
+        raise LayoutError(f"{file.location}: {exc}") from None
     head = b""
     for chunk in chunks:
         head += chunk

@@ -8,15 +8,22 @@ from typing import Any
 
 from loanlake.emr.steps import MAX_PERIODS_PER_RUN
 
-PERIOD_PATTERN = r"^(19|20)[0-9]{2}(Q[1-4])?$"  # 2017Q1 for a quarter, 2017 for a sample year
+# 2017Q1 for a quarter, 2017 for a sample year; the dataset starts with 1999 (Params use this as their schema)
+PERIOD_PATTERN = r"^(1999|20[0-9]{2})(Q[1-4])?$"
+_PERIOD_SHAPE = r"^[0-9]{4}(Q[1-4])?$"
 
 
 def check_periods(periods: Iterable[Any]) -> list[str]:
     """The periods validated, without duplicates, sorted."""
     periods = list(periods)
-    bad = [p for p in periods if not isinstance(p, str) or not re.fullmatch(PERIOD_PATTERN, p)]
+    bad = [p for p in periods if not isinstance(p, str) or not re.fullmatch(_PERIOD_SHAPE, p)]
     if bad:
         raise ValueError(f"periods must look like 2017Q1 (a quarter) or 2017 (a sample year); got {bad}")
+    out_of_range = [p for p in periods if not re.fullmatch(PERIOD_PATTERN, p)]
+    if out_of_range:
+        raise ValueError(
+            f"periods must lie between 1999 (the Freddie Mac dataset's first year) and 2099; got {out_of_range}"
+        )
     unique = sorted(set(periods))
     if len(unique) > MAX_PERIODS_PER_RUN:
         raise ValueError(
