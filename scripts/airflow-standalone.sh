@@ -12,7 +12,20 @@ export AIRFLOW__CORE__LOAD_EXAMPLES=False AIRFLOW__CORE__PARALLELISM=4
 export AIRFLOW__API__PORT="$port" AIRFLOW__API__BASE_URL="http://127.0.0.1:$port"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
 export PYTHONPATH="$PWD/plugins:$PWD"
-echo "Airflow UI: http://127.0.0.1:$port (user admin; its password is written to"
-echo "  $AIRFLOW_HOME/simple_auth_manager_passwords.json.generated once Airflow has started)"
-echo "The sandbox keeps running after Ctrl-C; stop it with: python -m sandbox down"
-exec airflow standalone
+passwords="$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated"
+airflow standalone &
+airflow_pid=$!
+trap 'kill "$airflow_pid" 2>/dev/null; wait "$airflow_pid"' INT TERM
+for _ in $(seq 180); do  # Airflow writes the admin's password when its API server starts
+    [ -s "$passwords" ] && break
+    kill -0 "$airflow_pid" 2>/dev/null || break
+    sleep 1
+done
+if [ -s "$passwords" ]; then
+    password="$(python -c 'import json, sys; print(json.load(open(sys.argv[1]))["admin"])' "$passwords")"
+    echo "Airflow UI: http://127.0.0.1:$port  user admin, password $password (also in $passwords)"
+else
+    echo "Airflow did not write $passwords: see its output above" >&2
+fi
+echo "Ctrl-C stops Airflow; the sandbox keeps running: stop it with python -m sandbox down"
+wait "$airflow_pid"
