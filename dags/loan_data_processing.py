@@ -50,13 +50,11 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.providers.amazon.aws.operators.emr import EmrCreateJobFlowOperator, EmrTerminateJobFlowOperator
-from airflow.providers.amazon.aws.utils.waiter import WaitPolicy
 from airflow.sdk import chain, dag, task
 
 from loanlake.assets import FREDDIE_MAC_RAW, LOANS_PROCESSED
 from loanlake.dag_defaults import deadline, default_args, periods_param, run_timeout_alert
-from loanlake.emr.sensors import StepSensor
+from loanlake.emr import operators as emr_operators
 
 
 @dag(
@@ -133,33 +131,10 @@ def loan_data_processing() -> None:
     scripts_root = publish_scripts()
     request = cluster_request()
     aws = {"aws_conn_id": request["aws_conn_id"], "region_name": request["region_name"]}
-    create_cluster = EmrCreateJobFlowOperator(
-        task_id="create_cluster",
-        job_flow_overrides=request["job_flow_overrides"],
-        emr_conn_id=None,
-        wait_policy=WaitPolicy.WAIT_FOR_COMPLETION,  # until WAITING: up, bootstrapped, no steps yet
-        waiter_delay=30,
-        waiter_max_attempts=60,
-        # Not deferrable: only the blocking wait terminates a cluster that fails to start.
-        deferrable=False,
-        **aws,
-    )
+    create_cluster = emr_operators.create_cluster(request["job_flow_overrides"], aws)
     step_ids = submit_steps(create_cluster.output, periods, scripts_root)
-    wait_for_step = StepSensor.partial(
-        task_id="wait_for_step",
-        job_flow_id=create_cluster.output,
-        deferrable=True,
-        execution_timeout=None,  # the sensor's own timeout: emr.step_timeout_minutes per step up to this one
-        **aws,
-    ).expand(step_id=step_ids)
-    terminate_cluster = EmrTerminateJobFlowOperator(
-        task_id="terminate_cluster",
-        job_flow_id=create_cluster.output,
-        waiter_delay=30,
-        waiter_max_attempts=40,
-        deferrable=True,  # waits until the cluster is TERMINATED
-        **aws,
-    )
+    wait_for_step = emr_operators.wait_for_steps(create_cluster.output, step_ids, aws)
+    terminate_cluster = emr_operators.terminate_cluster(create_cluster.output, aws)
 
     chain(
         periods,

@@ -39,15 +39,13 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.providers.amazon.aws.operators.emr import EmrCreateJobFlowOperator, EmrTerminateJobFlowOperator
-from airflow.providers.amazon.aws.utils.waiter import WaitPolicy
 from airflow.sdk import chain, dag, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
 from loanlake.assets import LOAN_MODEL_DRIFT
 from loanlake.dag_defaults import default_args, run_timeout_alert
-from loanlake.emr.sensors import StepSensor
+from loanlake.emr import operators as emr_operators
 from loanlake.ml.operators import EndpointDeployOperator, TrainingJobOperator
 
 
@@ -153,28 +151,10 @@ def loan_model_training() -> None:
     names = plan()
     scripts_root = publish_scripts()
     aws = {"aws_conn_id": names["aws_conn_id"], "region_name": names["region_name"]}
-    create_cluster = EmrCreateJobFlowOperator(
-        task_id="create_cluster",
-        job_flow_overrides=names["job_flow_overrides"],
-        emr_conn_id=None,
-        wait_policy=WaitPolicy.WAIT_FOR_COMPLETION,
-        waiter_delay=30,
-        waiter_max_attempts=60,
-        deferrable=False,  # only the blocking wait terminates a cluster that fails to start
-        **aws,
-    )
+    create_cluster = emr_operators.create_cluster(names["job_flow_overrides"], aws)
     step_ids = submit_steps(create_cluster.output, scripts_root, names["training_root"], names["as_of"])
-    wait_for_step = StepSensor.partial(
-        task_id="wait_for_step", job_flow_id=create_cluster.output, deferrable=True, execution_timeout=None, **aws
-    ).expand(step_id=step_ids)
-    terminate_cluster = EmrTerminateJobFlowOperator(
-        task_id="terminate_cluster",
-        job_flow_id=create_cluster.output,
-        waiter_delay=30,
-        waiter_max_attempts=40,
-        deferrable=True,
-        **aws,
-    )
+    wait_for_step = emr_operators.wait_for_steps(create_cluster.output, step_ids, aws)
+    terminate_cluster = emr_operators.terminate_cluster(create_cluster.output, aws)
     counts = check_training_set(names["training_root"])
     train = TrainingJobOperator(
         task_id="train",

@@ -46,14 +46,12 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.providers.amazon.aws.operators.emr import EmrCreateJobFlowOperator, EmrTerminateJobFlowOperator
-from airflow.providers.amazon.aws.utils.waiter import WaitPolicy
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import chain, dag, task
 
 from loanlake.assets import LOANS_PROCESSED
 from loanlake.dag_defaults import default_args, periods_param, run_timeout_alert
-from loanlake.emr.sensors import StepSensor
+from loanlake.emr import operators as emr_operators
 
 SQL = Path(__file__).resolve().parents[1] / "include" / "sql"
 
@@ -166,24 +164,9 @@ def loan_warehouse_load() -> None:
         sql="mysql/clear_staging.sql",
     ).expand(parameters=parameters)
     password_file = stage_sqoop_password()
-    create_cluster = EmrCreateJobFlowOperator(
-        task_id="create_cluster",
-        job_flow_overrides=config["job_flow_overrides"],
-        emr_conn_id=None,
-        wait_policy=WaitPolicy.WAIT_FOR_COMPLETION,
-        waiter_delay=30,
-        waiter_max_attempts=60,
-        deferrable=False,  # only the blocking wait terminates a cluster that fails to start
-        **aws,
-    )
+    create_cluster = emr_operators.create_cluster(config["job_flow_overrides"], aws)
     step_ids = submit_exports(create_cluster.output, periods, scripts_root, password_file)
-    wait_for_step = StepSensor.partial(
-        task_id="wait_for_step",
-        job_flow_id=create_cluster.output,
-        deferrable=True,
-        execution_timeout=None,
-        **aws,
-    ).expand(step_id=step_ids)
+    wait_for_step = emr_operators.wait_for_steps(create_cluster.output, step_ids, aws)
     publish_acquisition = SQLExecuteQueryOperator.partial(
         task_id="publish_acquisition",
         conn_id=config["mysql_conn_id"],
@@ -192,14 +175,7 @@ def loan_warehouse_load() -> None:
         autocommit=False,  # the delete and the insert commit together
         return_last=False,
     ).expand(parameters=parameters)
-    terminate_cluster = EmrTerminateJobFlowOperator(
-        task_id="terminate_cluster",
-        job_flow_id=create_cluster.output,
-        waiter_delay=30,
-        waiter_max_attempts=40,
-        deferrable=True,
-        **aws,
-    )
+    terminate_cluster = emr_operators.terminate_cluster(create_cluster.output, aws)
     redshift_tables = create_redshift_tables()
     checked = reconcile(periods)
 

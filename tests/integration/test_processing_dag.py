@@ -89,6 +89,7 @@ def test_processing_runs_every_step_on_a_transient_cluster(config, ingested):
         "owner": "data-engineering",
         "environment": "sandbox",
         "loanlake:managed": "true",
+        "for-use-with-amazon-emr-managed-policies": "true",
     }
     on_cluster = emr.list_steps(ClusterId=cluster["Id"])["Steps"][::-1]  # newest first, as on AWS
     assert [s["Name"] for s in on_cluster] == [f"{PERIOD} {name.removesuffix('.hql')}" for name in HQL_SCRIPTS]

@@ -1,0 +1,51 @@
+"""The transient cluster's three operators, the same in every DAG that runs steps: create, follow each step, end.
+
+The DAG makes ``terminate_cluster`` the teardown of ``create_cluster`` (``.as_teardown(setups=...)``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.amazon.aws.operators.emr import EmrCreateJobFlowOperator, EmrTerminateJobFlowOperator
+from airflow.providers.amazon.aws.utils.waiter import WaitPolicy
+
+from loanlake.emr.sensors import StepSensor
+
+
+def create_cluster(job_flow_overrides: Any, aws: dict[str, Any]) -> EmrCreateJobFlowOperator:
+    """Start the cluster and wait until it is ready for steps (WAITING), at most 30 minutes."""
+    return EmrCreateJobFlowOperator(
+        task_id="create_cluster",
+        job_flow_overrides=job_flow_overrides,
+        emr_conn_id=None,
+        wait_policy=WaitPolicy.WAIT_FOR_COMPLETION,  # until WAITING: up, bootstrapped, no steps yet
+        waiter_delay=30,
+        waiter_max_attempts=60,
+        # Not deferrable: only the blocking wait terminates a cluster that fails to start.
+        deferrable=False,
+        **aws,
+    )
+
+
+def wait_for_steps(cluster: Any, step_ids: Any, aws: dict[str, Any]) -> Any:
+    """One deferrable sensor per step (mapped), each with its own timeout (``StepSensor``)."""
+    return StepSensor.partial(
+        task_id="wait_for_step",
+        job_flow_id=cluster,
+        deferrable=True,
+        execution_timeout=None,  # the sensor's own timeout: emr.step_timeout_minutes per step up to this one
+        **aws,
+    ).expand(step_id=step_ids)
+
+
+def terminate_cluster(cluster: Any, aws: dict[str, Any]) -> EmrTerminateJobFlowOperator:
+    """End the cluster and wait until it is TERMINATED, at most 20 minutes."""
+    return EmrTerminateJobFlowOperator(
+        task_id="terminate_cluster",
+        job_flow_id=cluster,
+        waiter_delay=30,
+        waiter_max_attempts=40,
+        deferrable=True,  # waits until the cluster is TERMINATED
+        **aws,
+    )
