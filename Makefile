@@ -11,7 +11,7 @@ SANDBOX_ENV := .sandbox/env
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export PYTHONPATH := $(CURDIR)/plugins:$(CURDIR)
 
-.PHONY: help setup system-deps demo test test-ui lint sandbox sandbox-down airflow bench clean
+.PHONY: help setup system-deps demo test test-ui test-e2e lint sandbox sandbox-down airflow bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -31,8 +31,11 @@ setup: $(STAMP) ## create .venv and install the pinned requirements
 demo: $(STAMP) ## run every DAG against the sandbox, in pipeline order, and print what landed where
 	$(PY) -m sandbox.demo
 
-test: $(STAMP) lint ## lint, then every test (unit, DAG integrity, integration against the sandbox)
-	$(PY) -m pytest
+test: $(STAMP) lint ## lint, then every test (unit, DAG integrity, integration, browser) but fault injection
+	$(PY) -m pytest --ignore=tests/e2e/test_fault_injection.py
+
+test-e2e: $(STAMP) ## fault injection: the pipeline clean, then with every task failing once, compared (~5 min)
+	$(PY) -m pytest tests/e2e/test_fault_injection.py
 
 test-ui: $(STAMP) ## only the real-browser check of the Airflow UI (also part of make test); refreshes docs/images/airflow-ui.png
 	$(PY) -m pytest tests/e2e/test_airflow_ui.py

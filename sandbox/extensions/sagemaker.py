@@ -886,6 +886,19 @@ def _backend_members(jobs: TrainingJobs, endpoints: Endpoints, captures: Capture
     create_training_job = SageMakerModelBackend.create_training_job
     create_endpoint = SageMakerModelBackend.create_endpoint
     delete_endpoint = SageMakerModelBackend.delete_endpoint
+    create_model = SageMakerModelBackend.create_model
+    create_endpoint_config = SageMakerModelBackend.create_endpoint_config
+
+    def create_new_model(backend: SageMakerModelBackend, model_name: str, *args: Any, **kwargs: Any) -> Any:
+        if model_name in backend._models:  # moto overwrites; SageMaker refuses a name in use
+            raise ValidationError(f'Cannot create already existing model "{backend._models[model_name].arn}".')
+        return create_model(backend, model_name, *args, **kwargs)
+
+    def create_new_endpoint_config(backend: SageMakerModelBackend, endpoint_config_name: str, *args: Any, **kw: Any):
+        if endpoint_config_name in backend.endpoint_configs:  # as above
+            arn = backend.endpoint_configs[endpoint_config_name].endpoint_config_arn
+            raise ValidationError(f'Cannot create already existing endpoint configuration "{arn}".')
+        return create_endpoint_config(backend, endpoint_config_name, *args, **kw)
 
     def create_training_job_and_run(backend: SageMakerModelBackend, **request: Any) -> FakeTrainingJob:
         _check_new_job(backend, request)
@@ -928,6 +941,8 @@ def _backend_members(jobs: TrainingJobs, endpoints: Endpoints, captures: Capture
         (SageMakerModelBackend, "create_endpoint"): create_endpoint_and_deploy,
         (SageMakerModelBackend, "update_endpoint"): update_endpoint,
         (SageMakerModelBackend, "delete_endpoint"): delete_endpoint_and_flush,
+        (SageMakerModelBackend, "create_model"): create_new_model,
+        (SageMakerModelBackend, "create_endpoint_config"): create_new_endpoint_config,
     }
 
 

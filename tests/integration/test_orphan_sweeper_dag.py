@@ -114,8 +114,8 @@ def test_the_sweeper_ends_what_outlived_its_run_and_keeps_the_rest(sandbox, conf
     assert earlier.state == "success", earlier
     _mark_running("orphan_sweeper", earlier.run_id)
     managed = {"loanlake:managed": "true", "dag_id": "loan_data_processing"}
-    orphan = _cluster(emr, "orphan", managed | {"run_id": "manual__long_gone"})
-    in_use = _cluster(emr, "in-use", managed | {"dag_id": "orphan_sweeper", "run_id": earlier.run_id})
+    orphan = _cluster(emr, "loanlake-sandbox-orphan", managed | {"run_id": "manual__long_gone"})
+    in_use = _cluster(emr, "loanlake-sandbox-in-use", managed | {"dag_id": "orphan_sweeper", "run_id": earlier.run_id})
     foreign = _cluster(emr, "not-ours", {"team": "someone-else"})
     _hanging_job(sandbox, "loanlake-xgb-hanging-1")
     _models(sandbox, ["loanlake-xgb-old-1", "loanlake-xgb-old-2", "loanlake-xgb-new-3"])

@@ -138,3 +138,24 @@ def test_a_run_without_periods_fails_before_creating_a_cluster(config, ingested)
     assert result.tasks["create_cluster"] == "upstream_failed"
     after = {c["Id"] for page in emr.get_paginator("list_clusters").paginate() for c in page["Clusters"]}
     assert after == before
+
+
+def test_a_retry_of_create_cluster_finds_the_runs_cluster_instead_of_starting_another(config, ingested):
+    from types import SimpleNamespace
+
+    from loanlake.config import parse_config
+    from loanlake.emr import cluster
+    from loanlake.emr.operators import create_cluster
+
+    emr, run_id = ingested.boto3_client("emr"), "manual__retried"
+    request = cluster.job_flow_request(parse_config(ingested.env()["AIRFLOW_VAR_LOANLAKE_CONFIG"]), DAG_ID, run_id)
+    first_try = emr.run_job_flow(**request)["JobFlowId"]  # what the first try started before it was lost
+    operator = create_cluster(request, {"aws_conn_id": "aws_default", "region_name": "us-east-1"})
+
+    found = operator.execute({"dag": SimpleNamespace(dag_id=DAG_ID), "run_id": run_id})
+
+    assert found == first_try
+    assert [c for c, tags in cluster.managed_clusters(emr) if tags["run_id"] == run_id] == [
+        emr.describe_cluster(ClusterId=first_try)["Cluster"]
+    ], "no second cluster"
+    emr.terminate_job_flows(JobFlowIds=[first_try])

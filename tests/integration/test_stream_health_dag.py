@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import uuid
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -278,3 +279,25 @@ def test_an_exposed_unencrypted_bucket_is_reported_and_protected_again(sandbox, 
     assert all(block.values()) and len(block) == 4
     rules = s3.get_bucket_encryption(Bucket="loanlake-logs")["ServerSideEncryptionConfiguration"]["Rules"]
     assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+
+def test_a_retry_of_remediation_acting_on_the_same_findings_creates_nothing_twice(sandbox, spec):
+    from loanlake.config import parse_config
+    from loanlake.streaming import remediation, runtime
+    from loanlake.streaming.findings import failed
+
+    config = parse_config(json.loads(os.environ["AIRFLOW_VAR_LOANLAKE_CONFIG"]))
+    stream_arn, processor_arn = runtime._arns(config)
+    clients = remediation.Clients(*(sandbox.boto3_client(name) for name in ("kinesis", "firehose", "lambda", "s3")))
+    target = remediation.Target(BUCKET, stream_arn, processor_arn, runtime._processor_zip(config).content)
+    missing = [
+        failed("stream", "exists", "missing", {"action": "create_stream"}),
+        failed("processor", "exists", "missing", {"action": "create_processor"}),
+        failed("delivery_stream", "exists", "missing", {"action": "create_delivery"}),
+    ]
+
+    first = remediation.remediate(missing, config.streaming, clients, target)
+    again = remediation.remediate(missing, config.streaming, clients, target)  # the retry's stale findings
+
+    assert [a["action"] for a in again] == [a["action"] for a in first]
+    assert _run().state == "success", "everything exists once, as declared"

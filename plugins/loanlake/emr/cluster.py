@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from loanlake.config import LoanlakeConfig
 
 MANAGED_TAG = "loanlake:managed"
+NAME_PREFIX = "loanlake-"
+ACTIVE_STATES = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
 
 # Hive settings the scripts rely on: dynamic-partition INSERT OVERWRITE of whole periods, and the Glue Data
 # Catalog as the metastore. Each run's cluster is new: the tables that processing defines must outlive it for
@@ -21,7 +24,28 @@ HIVE_SITE = {
 
 
 def cluster_name(config: LoanlakeConfig, dag_id: str, run_id: str) -> str:
-    return f"loanlake-{config.environment}-{dag_id}-{run_id}"[:256]
+    return f"{NAME_PREFIX}{config.environment}-{dag_id}-{run_id}"[:256]
+
+
+def managed_clusters(emr: Any) -> Iterator[tuple[dict[str, Any], dict[str, str]]]:
+    """Every active cluster this package started, with its tags. Only clusters named as ours are described: the
+    Airflow role may describe only clusters tagged ``loanlake:managed`` (include/iam/)."""
+    for page in emr.get_paginator("list_clusters").paginate(ClusterStates=ACTIVE_STATES):
+        for summary in page["Clusters"]:
+            if not summary["Name"].startswith(NAME_PREFIX):
+                continue
+            cluster = emr.describe_cluster(ClusterId=summary["Id"])["Cluster"]
+            tags = {tag["Key"]: tag["Value"] for tag in cluster.get("Tags", [])}
+            if tags.get(MANAGED_TAG) == "true":
+                yield cluster, tags
+
+
+def cluster_of_run(emr: Any, dag_id: str, run_id: str) -> str | None:
+    """The active cluster a DAG run started (its ``dag_id`` and ``run_id`` tags), if any."""
+    return next(
+        (c["Id"] for c, tags in managed_clusters(emr) if (tags.get("dag_id"), tags.get("run_id")) == (dag_id, run_id)),
+        None,
+    )
 
 
 def job_flow_request(config: LoanlakeConfig, dag_id: str, run_id: str) -> dict[str, Any]:

@@ -10,12 +10,27 @@ from typing import Any
 from airflow.providers.amazon.aws.operators.emr import EmrCreateJobFlowOperator, EmrTerminateJobFlowOperator
 from airflow.providers.amazon.aws.utils.waiter import WaitPolicy
 
+from loanlake.emr.cluster import cluster_of_run
 from loanlake.emr.sensors import StepSensor
 
 
+class RunClusterOperator(EmrCreateJobFlowOperator):
+    """``EmrCreateJobFlowOperator`` whose retry finds the cluster an earlier try of the run started (by its tags)
+    and waits for it, instead of starting a second one."""
+
+    def execute(self, context: Any) -> str | None:
+        existing = cluster_of_run(self.hook.conn, context["dag"].dag_id, context["run_id"])
+        if existing is None:
+            return super().execute(context)
+        self.log.info("cluster %s of this run exists (an earlier try started it): waiting for it instead", existing)
+        limits = {"Delay": self.waiter_delay, "MaxAttempts": self.waiter_max_attempts}
+        self.hook.conn.get_waiter("cluster_running").wait(ClusterId=existing, WaiterConfig=limits)  # RUNNING or WAITING
+        return existing
+
+
 def create_cluster(job_flow_overrides: Any, aws: dict[str, Any]) -> EmrCreateJobFlowOperator:
-    """Start the cluster and wait until it is ready for steps (WAITING), at most 30 minutes."""
-    return EmrCreateJobFlowOperator(
+    """Start the run's cluster (or find the one it started) and wait until it is ready for steps, at most 30 min."""
+    return RunClusterOperator(
         task_id="create_cluster",
         job_flow_overrides=job_flow_overrides,
         emr_conn_id=None,

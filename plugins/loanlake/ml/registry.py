@@ -45,11 +45,13 @@ class Registry:
         return cls(live, data.get("last_training_at"), data.get("history", []))
 
     def record(self, model: ModelRecord, decision: dict[str, Any], deployed: bool) -> None:
-        """A training ended: note its decision; make it live when it was deployed."""
+        """A training ended: note its decision (once, however often a retry records it); make it live if deployed."""
         if deployed:
             self.live = model
         self.last_training_at = model.trained_at
-        self.history = [{"model": model.model_name, "deployed": deployed, **decision}, *self.history][:HISTORY]
+        entry = {"model": model.model_name, "deployed": deployed, **decision}
+        if not self.history or self.history[0] != entry:
+            self.history = [entry, *self.history][:HISTORY]
 
 
 def registry_key(registry_prefix: str, endpoint: str) -> str:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,17 @@ class Target:
     stream_arn: str
     processor_arn: str
     processor_zip: bytes
+
+
+@contextmanager
+def _unless_it_exists(code: str) -> Iterator[None]:
+    """A create that finds its resource made already (by an earlier try of this task) carries on to the wait."""
+    try:
+        yield
+    except ClientError as error:
+        if error.response["Error"]["Code"] != code:
+            raise
+        log.info("remediation: %s (an earlier try made it); waiting for it as for a new one", code)
 
 
 def _delivery_waiter(firehose: Any, delay: int) -> Any:
@@ -110,9 +122,10 @@ def _actions(spec: StreamingConfig, clients: Clients, target: Target) -> dict[st
         kinesis.get_waiter("stream_exists").wait(StreamName=stream.name, WaiterConfig=wait)
 
     def create_stream(_: dict[str, Any]) -> str:
-        kinesis.create_stream(
-            StreamName=stream.name, ShardCount=stream.min_shards, StreamModeDetails={"StreamMode": "PROVISIONED"}
-        )
+        with _unless_it_exists("ResourceInUseException"):
+            kinesis.create_stream(
+                StreamName=stream.name, ShardCount=stream.min_shards, StreamModeDetails={"StreamMode": "PROVISIONED"}
+            )
         stream_active()
         return f"created stream {stream.name} with {stream.min_shards} shard(s)"
 
@@ -143,16 +156,17 @@ def _actions(spec: StreamingConfig, clients: Clients, target: Target) -> dict[st
         return f"shards of {stream.name}: {summary['OpenShardCount']} -> {' -> '.join(steps)}" if steps else ""
 
     def create_processor(_: dict[str, Any]) -> str:
-        lambda_client.create_function(
-            FunctionName=processor.function_name,
-            Runtime=processor.runtime,
-            Role=processor.role_arn,
-            Handler=processor.handler,
-            Code={"ZipFile": target.processor_zip},
-            Timeout=processor.timeout_seconds,
-            MemorySize=processor.memory_mb,
-            Description=f"loanlake: include/lambda/{processor.source}",
-        )
+        with _unless_it_exists("ResourceConflictException"):
+            lambda_client.create_function(
+                FunctionName=processor.function_name,
+                Runtime=processor.runtime,
+                Role=processor.role_arn,
+                Handler=processor.handler,
+                Code={"ZipFile": target.processor_zip},
+                Timeout=processor.timeout_seconds,
+                MemorySize=processor.memory_mb,
+                Description=f"loanlake: include/lambda/{processor.source}",
+            )
         lambda_client.get_waiter("function_active_v2").wait(FunctionName=processor.function_name, WaiterConfig=wait)
         return f"created function {processor.function_name} from include/lambda/{processor.source}"
 
@@ -174,12 +188,13 @@ def _actions(spec: StreamingConfig, clients: Clients, target: Target) -> dict[st
         return f"code of {processor.function_name} redeployed from include/lambda/{processor.source}"
 
     def create_delivery(_: dict[str, Any]) -> str:
-        firehose.create_delivery_stream(
-            DeliveryStreamName=delivery.name,
-            DeliveryStreamType="KinesisStreamAsSource",
-            KinesisStreamSourceConfiguration={"KinesisStreamARN": target.stream_arn, "RoleARN": delivery.role_arn},
-            ExtendedS3DestinationConfiguration=destination_settings(spec, target.bucket, target.processor_arn),
-        )
+        with _unless_it_exists("ResourceInUseException"):
+            firehose.create_delivery_stream(
+                DeliveryStreamName=delivery.name,
+                DeliveryStreamType="KinesisStreamAsSource",
+                KinesisStreamSourceConfiguration={"KinesisStreamARN": target.stream_arn, "RoleARN": delivery.role_arn},
+                ExtendedS3DestinationConfiguration=destination_settings(spec, target.bucket, target.processor_arn),
+            )
         _delivery_waiter(firehose, spec.poll_seconds).wait(DeliveryStreamName=delivery.name)
         return f"created delivery stream {delivery.name} from {stream.name} to s3://{target.bucket}/{delivery.prefix}"
 

@@ -14,10 +14,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from loanlake.emr.cluster import MANAGED_TAG
+from loanlake.emr.cluster import managed_clusters
 from loanlake.ml.training import NAME_PREFIX
-
-ACTIVE_CLUSTER_STATES = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
 
 
 def orphan_clusters(
@@ -25,19 +23,12 @@ def orphan_clusters(
 ) -> list[dict[str, Any]]:
     """Active clusters of this package older than ``max_age`` whose DAG run is over."""
     orphans = []
-    for page in emr.get_paginator("list_clusters").paginate(ClusterStates=ACTIVE_CLUSTER_STATES):
-        for summary in page["Clusters"]:
-            cluster = emr.describe_cluster(ClusterId=summary["Id"])["Cluster"]
-            tags = {tag["Key"]: tag["Value"] for tag in cluster.get("Tags", [])}
-            age = now - cluster["Status"]["Timeline"]["CreationDateTime"]
-            if tags.get(MANAGED_TAG) != "true" or age < max_age:
-                continue
-            dag_id, run_id = tags.get("dag_id", ""), tags.get("run_id", "")
-            if dag_id and run_id and run_is_active(dag_id, run_id):
-                continue
-            orphans.append(
-                {"id": cluster["Id"], "name": cluster["Name"], "dag_id": dag_id, "run_id": run_id, "age": str(age)}
-            )
+    for cluster, tags in managed_clusters(emr):
+        age = now - cluster["Status"]["Timeline"]["CreationDateTime"]
+        dag_id, run_id = tags.get("dag_id", ""), tags.get("run_id", "")
+        if age < max_age or (dag_id and run_id and run_is_active(dag_id, run_id)):
+            continue
+        orphans.append({"id": cluster["Id"], "name": cluster["Name"], "run_id": run_id, "age": str(age)})
     return orphans
 
 
