@@ -6,11 +6,13 @@
 -- Files: <EXPORT_ROOT>/acquisition/period=<PERIOD>/, the format plugins/loanlake/emr/sqoop.py tells Sqoop:
 -- fields separated by \001 (^A), lines ending in \n, NULL written as \N, no escaping, columns in the
 -- order of the MySQL table acquisition_staging (include/sql/mysql/create_tables.sql). The separator
--- cannot occur in the values: a value holding \001, \n or \r fails this step (ASSERT_TRUE) rather than
--- shift fields or split a row in MySQL; an empty string stays empty and only NULL becomes \N. Trailing
--- spaces were trimmed by acquisition.hql. Text rather than the Parquet files: Sqoop exports Parquet
--- only through Kite datasets, and a delimited text export with a fixed NULL marker is what it reads
--- reliably. The period's partition is overwritten on each run.
+-- cannot occur in the values: a text value holding \001, \n or \r fails this step (ASSERT_TRUE, the
+-- error quotes the problem) rather than shift fields or split a row in MySQL, and so does a value that is
+-- exactly \N, which would arrive as NULL. Everything else arrives as it is: spaces (leading and trailing
+-- too), pipes, quotes, backslashes; an empty string stays empty and only NULL becomes \N. (acquisition.hql
+-- trims its strings and turns '' into NULL, so the processed table holds neither.) Text rather than the
+-- Parquet files: Sqoop exports Parquet only through Kite datasets, and a delimited text export with a
+-- fixed NULL marker is what it reads reliably. The period's partition is overwritten on each run.
 
 CREATE EXTERNAL TABLE IF NOT EXISTS ${DB}.acquisition_export (
     source_period STRING,
@@ -107,7 +109,10 @@ FROM ${DB}.acquisition AS a
 WHERE
     a.source_period = '${PERIOD}'
     AND ASSERT_TRUE(
-        CONCAT_WS(
+        -- the literal is there for the error message (Spark's quotes the condition; Hive's only says
+        -- "ASSERT_TRUE(): assertion failed.")
+        'a text value holds \\001, \\n or \\r or is exactly \\N: the export format cannot carry it' IS NOT NULL
+        AND CONCAT_WS(
             '',
             a.source_period,
             a.loan_seq_no,
@@ -133,4 +138,30 @@ WHERE
             a.vantagescore_4_code,
             a.source_layout
         ) NOT RLIKE '[\\x01\\n\\r]'
+        AND CONCAT_WS(
+            '\001',
+            a.source_period,
+            a.loan_seq_no,
+            a.credit_score_code,
+            a.first_time_homebuyer_flag,
+            a.msa,
+            a.occupancy_status,
+            a.channel,
+            a.ppm_flag,
+            a.amortization_type,
+            a.property_state,
+            a.property_type,
+            a.postal_code,
+            a.loan_purpose,
+            a.seller_name,
+            a.servicer_name,
+            a.super_conforming_flag,
+            a.pre_harp_loan_seq_no,
+            a.program_indicator,
+            a.harp_indicator,
+            a.interest_only_indicator,
+            a.mi_cancellation_indicator,
+            a.vantagescore_4_code,
+            a.source_layout
+        ) NOT RLIKE '(^|\\x01)\\\\N(\\x01|$)'
     ) IS NULL;

@@ -357,3 +357,68 @@ def test_copy_csv_with_delimiter_null_and_header(client, s3, schema: str, folder
         [{"stringValue": "F1"}, {"stringValue": "3.875"}, {"stringValue": "a|b"}],
         [{"stringValue": "F2"}, {"isNull": True}, {"stringValue": ""}],
     ]
+
+
+def test_cancel_aborts_a_batch_waiting_for_a_lock_and_rolls_it_back(client, postgres, schema: str) -> None:
+    """A batch stuck behind another session's lock: CancelStatement ends the wait in PostgreSQL and rolls back."""
+    finished(client, f"CREATE TABLE {schema}.published (id INT)")
+    finished(client, f"INSERT INTO {schema}.published VALUES (1), (2)")
+    blocker = postgres.cursor()
+    blocker.execute("BEGIN")
+    blocker.execute(f"LOCK TABLE {schema}.published IN SHARE MODE")  # readers pass, writers wait
+    try:
+        batch = client.batch_execute_statement(
+            Sqls=[f"DELETE FROM {schema}.published WHERE id = 1", f"INSERT INTO {schema}.published VALUES (3)"],
+            **CLUSTER,
+        )["Id"]
+        deadline = time.monotonic() + TIMEOUT
+        while client.describe_statement(Id=f"{batch}:1")["Status"] != "STARTED" or not _waiting(postgres, schema):
+            assert time.monotonic() < deadline, "the batch never waited for the lock"
+            time.sleep(0.05)
+        client.cancel_statement(Id=batch)
+        described = wait(client, batch)
+    finally:
+        blocker.execute("ROLLBACK")
+
+    assert described["Status"] == "ABORTED"
+    assert [sub["Status"] for sub in described["SubStatements"]] == ["ABORTED", "ABORTED"]
+    assert not _waiting(postgres, schema), "the query was cancelled in PostgreSQL, not left behind"
+    assert records(client, f"SELECT id FROM {schema}.published ORDER BY id") == [[{"longValue": 1}], [{"longValue": 2}]]
+
+
+def _waiting(postgres, schema: str) -> bool:
+    """Whether a sandbox statement on the schema's table waits for a lock."""
+    with postgres.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'sandbox-redshift-data' "
+            "AND wait_event_type = 'Lock' AND query LIKE %s",
+            (f"%{schema}.published%",),
+        )
+        return cursor.fetchone()[0] > 0
+
+
+def test_a_failing_copy_names_its_statement_and_rolls_back_the_batch(client, s3, schema: str, folder: str) -> None:
+    """The load_performance shape: empty staging, COPY, replace; a COPY from an empty prefix fails the batch."""
+    finished(client, f"CREATE TABLE {schema}.published (loan_id VARCHAR(20))")
+    finished(client, f"INSERT INTO {schema}.published VALUES ('F1')")
+    finished(client, f"CREATE TABLE {schema}.staging (loan_id VARCHAR(20))")
+    copy = f"COPY {schema}.staging FROM 's3://{BUCKET}/{folder}empty/' IAM_ROLE default FORMAT AS PARQUET"
+    batch = client.batch_execute_statement(
+        Sqls=[
+            f"DELETE FROM {schema}.published",
+            copy,
+            f"INSERT INTO {schema}.published SELECT loan_id FROM {schema}.staging",
+        ],
+        **CLUSTER,
+    )["Id"]
+    described = wait(client, batch)
+
+    assert described["Status"] == "FAILED"
+    assert described["Error"] == f"ERROR: The specified S3 prefix '{folder}empty/' does not exist"
+    assert [(sub["Id"], sub["Status"]) for sub in described["SubStatements"]] == [
+        (f"{batch}:1", "FINISHED"),
+        (f"{batch}:2", "FAILED"),
+        (f"{batch}:3", "ABORTED"),
+    ]
+    assert described["SubStatements"][1]["QueryString"] == copy
+    assert records(client, f"SELECT loan_id FROM {schema}.published") == [[{"stringValue": "F1"}]], "rolled back"

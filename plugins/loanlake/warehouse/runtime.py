@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from loanlake.tasks import s3 as _s3
 from loanlake.warehouse import exports, reconcile, redshift
 
 log = logging.getLogger("loanlake.warehouse")
+CANCEL_POLLS = 12  # how often a cancelled statement is polled for its end
 
 
 def settings(context: dict[str, Any]) -> dict[str, Any]:
@@ -80,8 +82,9 @@ def submit_exports(cluster_id: str, periods: Sequence[str], scripts_root: str, p
 def run_redshift(statements: str | list[str], name: str) -> str:
     """Run a statement, or a list as one Data API batch (one transaction), and wait; the statement id.
 
-    Polls every ``warehouse.redshift.poll_seconds`` up to ``timeout_minutes``, then cancels the statement.
-    A failure names the statement id, the statement that failed and Redshift's error.
+    Polls every ``warehouse.redshift.poll_seconds`` up to ``timeout_seconds``, then cancels the statement (the
+    batch rolls back) and fails saying so. A failure names the statement id, the statement that failed and
+    Redshift's error.
     """
     from airflow.providers.amazon.aws.hooks.redshift_data import (
         RedshiftDataHook,
@@ -103,21 +106,42 @@ def run_redshift(statements: str | list[str], name: str) -> str:
     statement_id = output.statement_id
     log.info("Redshift statement %s (%s) submitted", statement_id, name)
     polling = Retrying(
-        stop=stop_after_delay(settings_.timeout_minutes * 60),
+        stop=stop_after_delay(settings_.timeout_seconds),
         wait=wait_fixed(settings_.poll_seconds),
         retry=retry_if_result(lambda finished: not finished),
     )
     try:
         polling(hook.check_query_is_finished, statement_id)
     except RetryError:
-        hook.conn.cancel_statement(Id=statement_id)
-        raise _fail(
-            f"Redshift statement {statement_id} ({name}) still running after "
-            f"{settings_.timeout_minutes} minutes (warehouse.redshift.timeout_minutes): cancelled"
-        ) from None
+        description = _cancel(hook.conn, statement_id, settings_.poll_seconds)
+        if description["Status"] == "FAILED":  # it failed on its own as it was being cancelled
+            raise _fail(_statement_failure(description, name)) from None
+        if description["Status"] != "FINISHED":
+            raise _fail(
+                f"Redshift statement {statement_id} ({name}) still running after {settings_.timeout_seconds} s "
+                f"(warehouse.redshift.timeout_seconds): cancelled, now {description['Status']}; "
+                "the batch rolled back, the published table is as it was"
+            ) from None
+        log.warning("Redshift statement %s (%s) finished as it was being cancelled", statement_id, name)
     except (RedshiftDataQueryFailedError, RedshiftDataQueryAbortedError):
         raise _fail(_statement_failure(hook.conn.describe_statement(Id=statement_id), name)) from None
     return statement_id
+
+
+def _cancel(client: Any, statement_id: str, poll_seconds: int) -> dict[str, Any]:
+    """Cancel a statement and wait (a few polls) until it has ended; its last DescribeStatement answer."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client.cancel_statement(Id=statement_id)
+    except ClientError as error:  # it ended between the last poll and the cancel
+        log.warning("cancelling Redshift statement %s: %s", statement_id, error)
+    for _ in range(CANCEL_POLLS):
+        description = client.describe_statement(Id=statement_id)
+        if description["Status"] not in ("SUBMITTED", "PICKED", "STARTED"):
+            break
+        time.sleep(min(poll_seconds, 5))
+    return description
 
 
 def _statement_failure(description: dict[str, Any], name: str) -> str:
