@@ -27,12 +27,14 @@ with `{"periods": ["2017Q1"]}` after `loan_data_processing` has processed the pe
   path from the cluster to RDS. The published table is untouched (Sqoop only writes to staging). Fix, then
   clear the run from `clear_mysql_staging`, which empties what the failed export left in staging.
 - *wait_for_step: '<period> export_acquisition' FAILED with an ASSERT_TRUE error*: a text value holds a
-  control character (\\001, \\n, \\r) that would break the export format; find it in `processed/` and fix the
-  input.
+  control character (\\001, \\n, \\r) or is exactly `\\N`, which the export format cannot carry; find it in
+  `processed/` and fix the input.
 - *publish_acquisition*: MySQL refused the swap (lock wait, disk); the transaction rolled back, the table is
   as before. Clear the task.
 - *load_performance: Redshift statement <id> FAILED at statement <id>:<n>: <error>*: the batch rolled back,
   the published table is as before. `SELECT * FROM sys_load_error_detail` on Redshift shows COPY errors.
+- *load_performance: ... still running after N s (warehouse.redshift.timeout_seconds): cancelled, now ABORTED*:
+  the batch rolled back; look for what held it (a lock, a busy cluster), then clear the task.
 - *reconcile: row counts differ*: the table in the message shows Hive, MySQL and Redshift per period. Rerun
   the period; if it persists, compare `quality/` with the tables by hand.
 - *terminate_cluster / delete_sqoop_password*: retry; if they keep failing, terminate the cluster (its

@@ -45,6 +45,7 @@ STREAMING = {
     "delivery": {"buffer_size_mb": 1, "buffer_interval_seconds": 1, "processor_buffer_interval_seconds": 1},
 }
 ML = {"poll_seconds": 1, "drift": {"min_records": 200, "cooldown_days": 0}}
+EMR = {"poll_seconds": 2}
 
 
 class PrerequisiteError(RuntimeError):
@@ -189,6 +190,7 @@ class Sandbox:
             "region": REGION,
             "data_bucket": DATA_BUCKET,
             "source": {"kind": "portal", "portal_login_url": self.portal.login_url, "backoff_seconds": 0.2},
+            "emr": EMR,
             "streaming": STREAMING,
             "ml": ML,
         }

@@ -13,12 +13,15 @@ from airflow.providers.amazon.aws.utils.waiter import WaitPolicy
 from loanlake.emr.cluster import cluster_of_run
 from loanlake.emr.sensors import StepSensor
 
+CREATE_MINUTES, TERMINATE_MINUTES = 30, 20  # how long a cluster may take to start, and to end
+
 
 class RunClusterOperator(EmrCreateJobFlowOperator):
     """``EmrCreateJobFlowOperator`` whose retry finds the cluster an earlier try of the run started (by its tags)
     and waits for it, instead of starting a second one."""
 
     def execute(self, context: Any) -> str | None:
+        self.waiter_delay, self.waiter_max_attempts = _polling(CREATE_MINUTES)
         existing = cluster_of_run(self.hook.conn, context["dag"].dag_id, context["run_id"])
         if existing is None:
             return super().execute(context)
@@ -28,15 +31,29 @@ class RunClusterOperator(EmrCreateJobFlowOperator):
         return existing
 
 
+class ClusterTeardownOperator(EmrTerminateJobFlowOperator):
+    """``EmrTerminateJobFlowOperator`` polling every ``emr.poll_seconds`` until the cluster is TERMINATED."""
+
+    def execute(self, context: Any) -> None:
+        self.waiter_delay, self.waiter_max_attempts = _polling(TERMINATE_MINUTES)
+        super().execute(context)
+
+
+def _polling(minutes: int) -> tuple[int, int]:
+    """(delay, attempts) of a wait of at most ``minutes``, polling every ``emr.poll_seconds``."""
+    from loanlake.tasks import config
+
+    delay = config().emr.poll_seconds
+    return delay, max(1, minutes * 60 // delay)
+
+
 def create_cluster(job_flow_overrides: Any, aws: dict[str, Any]) -> EmrCreateJobFlowOperator:
-    """Start the run's cluster (or find the one it started) and wait until it is ready for steps, at most 30 min."""
+    """Start the run's cluster (or find the one it started) and wait until it is ready for steps."""
     return RunClusterOperator(
         task_id="create_cluster",
         job_flow_overrides=job_flow_overrides,
         emr_conn_id=None,
         wait_policy=WaitPolicy.WAIT_FOR_COMPLETION,  # until WAITING: up, bootstrapped, no steps yet
-        waiter_delay=30,
-        waiter_max_attempts=60,
         # Not deferrable: only the blocking wait terminates a cluster that fails to start.
         deferrable=False,
         **aws,
@@ -55,12 +72,10 @@ def wait_for_steps(cluster: Any, step_ids: Any, aws: dict[str, Any]) -> Any:
 
 
 def terminate_cluster(cluster: Any, aws: dict[str, Any]) -> EmrTerminateJobFlowOperator:
-    """End the cluster and wait until it is TERMINATED, at most 20 minutes."""
-    return EmrTerminateJobFlowOperator(
+    """End the cluster and wait until it is TERMINATED."""
+    return ClusterTeardownOperator(
         task_id="terminate_cluster",
         job_flow_id=cluster,
-        waiter_delay=30,
-        waiter_max_attempts=40,
-        deferrable=True,  # waits until the cluster is TERMINATED
-        **aws,
+        deferrable=True,
+        **aws,  # waits until TERMINATED
     )
