@@ -381,6 +381,20 @@ def test_the_next_run_clears_the_leftovers_and_publishes_each_quarter_exactly_on
     assert load.after == first_load.after, "the same rows as the clean first load, once: a rerun changes nothing"
 
 
+def test_a_retry_of_publish_after_its_commit_keeps_the_published_rows(recovery, mysql):
+    from loanlake.warehouse.exports import MYSQL_SQL_DIR
+
+    statements = [s for s in (MYSQL_SQL_DIR / "publish_acquisition.sql").read_text().split(";") if s.strip()]
+    before = _one(mysql, "SELECT COUNT(*) FROM acquisition WHERE source_period = %s", PERIOD)
+    assert before[0] > 0 and _one(mysql, "SELECT COUNT(*) FROM acquisition_staging") == (0,)
+
+    with mysql.cursor() as cursor:  # the same statements again, as a retry of the committed task runs them
+        for statement in statements:
+            cursor.execute(statement, {"period": PERIOD})
+
+    assert _one(mysql, "SELECT COUNT(*) FROM acquisition WHERE source_period = %s", PERIOD) == before
+
+
 def test_awkward_values_survive_the_export_path(recovery, mysql):
     """Spaces (leading and trailing), pipes, quotes, backslashes, '', NULL and 4-byte UTF-8, value by value:
     processed acquisition -> export_acquisition.hql -> the Sqoop step -> acquisition_staging -> acquisition."""

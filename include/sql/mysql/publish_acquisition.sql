@@ -1,8 +1,14 @@
 -- After Sqoop exported a period into acquisition_staging: replace the period's published rows with the
 -- staged ones. The statements run in one transaction, so readers see the old rows or the new ones, and
--- a failure leaves the published table as it was.
+-- a failure leaves the published table as it was. The published rows go only when staged ones replace
+-- them: a retry after the commit (staging emptied) leaves the published period as it is.
 DELETE FROM acquisition
-WHERE source_period = %(period)s;
+WHERE
+    source_period = %(period)s
+    AND EXISTS (
+        SELECT 1 FROM acquisition_staging
+        WHERE source_period = %(period)s
+    );
 
 INSERT INTO acquisition (
     source_period, loan_seq_no, orig_year, orig_quarter, credit_score, credit_score_code,
