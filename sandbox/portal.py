@@ -5,6 +5,10 @@ the real site does: wrong credentials or a missing session give an HTML page wit
 switch faults on for the next file downloads, from Python (``PortalServer.set_fault``) or over HTTP
 (``POST``/``DELETE /_sandbox/faults``, JSON ``{"kind": ..., "times": N, "delay_seconds": S}``).
 
+``bytes_per_second`` paces every zip download to that rate, a stand-in for the internet link between a
+worker and the real portal (benchmarks, and tests that need a slow link); ``None`` (the default) sends as
+fast as the loopback interface takes the bytes.
+
 ``python -m sandbox.portal --files DIR`` runs one in the foreground until Ctrl-C.
 """
 
@@ -14,6 +18,7 @@ import argparse
 import hmac
 import secrets
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -33,6 +38,7 @@ SESSION_COOKIE = "PHPSESSID"
 TERMS_FIELDS = {"accept": "Yes", "action": "acceptTandC", "acceptSubmit": "Continue"}
 FAULT_KINDS = ("http_500", "slow", "truncated", "html_instead_of_zip")
 CHUNK_SIZE = 64 * 1024
+LINK_SLACK_SECONDS = 0.05  # how far a paced download may catch up after falling behind its link's schedule
 DOC_LINKS = (
     ("User guide (PDF)", "https://www.freddiemac.com/fmac-resources/research/pdf/user_guide.pdf"),
     ("File layout (XLSX)", "https://www.freddiemac.com/fmac-resources/research/docs/file_layout.xlsx"),
@@ -86,8 +92,11 @@ class FaultQueue:
 class PortalState:
     """What the portal knows: its files, the one account, open sessions and pending faults."""
 
-    def __init__(self, files_dir: Path, username: str, password: str) -> None:
+    def __init__(self, files_dir: Path, username: str, password: str, bytes_per_second: float | None = None) -> None:
+        if bytes_per_second is not None and bytes_per_second <= 0:
+            raise ValueError(f"bytes_per_second must be > 0 (or None for no limit), not {bytes_per_second!r}")
         self.files_dir = Path(files_dir)
+        self.bytes_per_second = bytes_per_second
         self._username = username
         self._password = password
         self._sessions: dict[str, bool] = {}  # session id -> terms accepted
@@ -189,11 +198,36 @@ def _file_chunks(path: Path, limit: int) -> Iterator[bytes]:
             yield chunk
 
 
-def zip_response(path: Path, *, truncated: bool = False) -> Response:
-    """The zip, streamed from disk; ``truncated`` sends the full Content-Length but half the bytes."""
+def _paced(chunks: Iterator[bytes], bytes_per_second: float, stopping: threading.Event) -> Iterator[bytes]:
+    """``chunks``, each released when a link of ``bytes_per_second`` would have delivered its last byte.
+
+    Like a real link, it never sends faster than the rate: time the client spends not reading (its socket
+    buffers full) is capacity lost, except for ``LINK_SLACK_SECONDS`` of catching up (a router's queue; it
+    also absorbs this thread's oversleeping). A stop of the server ends the body at once.
+    """
+    due = time.monotonic()
+    for chunk in chunks:
+        due = max(due, time.monotonic() - LINK_SLACK_SECONDS) + len(chunk) / bytes_per_second
+        delay = due - time.monotonic()
+        if delay > 0 and stopping.wait(delay):
+            return
+        yield chunk
+
+
+def zip_response(
+    path: Path,
+    *,
+    truncated: bool = False,
+    bytes_per_second: float | None = None,
+    stopping: threading.Event | None = None,
+) -> Response:
+    """The zip, streamed from disk; ``truncated`` sends the full Content-Length but half the bytes;
+    ``bytes_per_second`` paces the body to that rate."""
     size = path.stat().st_size
     headers = {"Content-Length": str(size), "Content-Disposition": f'attachment; filename="{path.name}"'}
     body = _file_chunks(path, size // 2 if truncated else size)
+    if bytes_per_second is not None:
+        body = _paced(body, bytes_per_second, stopping or threading.Event())
     return Response(body, mimetype="application/zip", headers=headers, direct_passthrough=True)
 
 
@@ -253,7 +287,12 @@ def create_app(state: PortalState) -> Flask:
         path = next((z for z in state.zips() if z.name == name), None)
         if path is None:
             return _html("Not Found", f"<p>No file {escape(name)} on this server.</p>", 404)
-        return zip_response(path, truncated=fault is not None and fault.kind == "truncated")
+        return zip_response(
+            path,
+            truncated=fault is not None and fault.kind == "truncated",
+            bytes_per_second=state.bytes_per_second,
+            stopping=state.stopping,
+        )
 
     @app.get(FAULTS_PATH)
     def list_faults() -> Response:
@@ -277,10 +316,22 @@ def create_app(state: PortalState) -> Flask:
 
 
 class PortalServer:
-    """The portal on a background thread: ``with PortalServer(folder, user, password) as portal: ...``."""
+    """The portal on a background thread: ``with PortalServer(folder, user, password) as portal: ...``.
 
-    def __init__(self, files_dir: Path, username: str, password: str, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.state = PortalState(files_dir, username, password)
+    ``bytes_per_second`` paces each zip download to that rate (a modelled internet link); ``None``: no limit.
+    """
+
+    def __init__(
+        self,
+        files_dir: Path,
+        username: str,
+        password: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        bytes_per_second: float | None = None,
+    ) -> None:
+        self.state = PortalState(files_dir, username, password, bytes_per_second)
         self.username = username
         self.host = host
         self.port = port
@@ -347,11 +398,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--username", default="loanlake")
     parser.add_argument("--password", default="sandbox")
+    parser.add_argument(
+        "--bytes-per-second", type=float, default=None, help="pace each zip download to this rate (default: no limit)"
+    )
     args = parser.parse_args(argv)
     if not args.files.is_dir():
         parser.error(f"--files {args.files} is not a folder")
-    with PortalServer(args.files, args.username, args.password, host=args.host, port=args.port) as portal:
-        print(f"sandbox portal at {portal.login_url} serving {args.files} (Ctrl-C stops it)", flush=True)
+    if args.bytes_per_second is not None and args.bytes_per_second <= 0:
+        parser.error("--bytes-per-second must be > 0")
+    server = PortalServer(
+        args.files, args.username, args.password, host=args.host, port=args.port, bytes_per_second=args.bytes_per_second
+    )
+    with server as portal:
+        limit = f", zips paced to {args.bytes_per_second:,.0f} bytes/s" if args.bytes_per_second else ""
+        print(f"sandbox portal at {portal.login_url} serving {args.files}{limit} (Ctrl-C stops it)", flush=True)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

@@ -239,3 +239,38 @@ def test_command_line_serves_until_interrupted(files_dir: Path) -> None:
             process.wait()
         process.stdout.close()
         process.stderr.close()
+
+
+def test_bytes_per_second_paces_a_download_to_the_link_rate(files_dir: Path) -> None:
+    name = "historical_data1_Q42015.zip"
+    expected = (files_dir / name).read_bytes()
+    rate = len(expected) / 0.5  # the whole zip in half a second
+    with PortalServer(files_dir, USER, PASSWORD, bytes_per_second=rate) as portal, requests.Session() as http:
+        log_in(http, portal)
+        started = time.monotonic()
+        response = http.get(file_url(portal, name))
+        seconds = time.monotonic() - started
+
+    assert response.status_code == 200
+    assert response.content == expected
+    assert 0.5 <= seconds < 5
+
+
+def test_stop_ends_a_paced_download_at_once(files_dir: Path) -> None:
+    name = "sample_2016.zip"
+    rate = (files_dir / name).stat().st_size / 60  # a minute for the zip
+    portal = PortalServer(files_dir, USER, PASSWORD, bytes_per_second=rate).start()
+    with requests.Session() as http:
+        log_in(http, portal)
+        with pytest.raises(requests.exceptions.ReadTimeout):
+            http.get(file_url(portal, name), timeout=(5, 0.2))
+
+    started = time.monotonic()
+    portal.stop()
+
+    assert time.monotonic() - started < 5
+
+
+def test_bytes_per_second_must_be_positive(files_dir: Path) -> None:
+    with pytest.raises(ValueError, match="bytes_per_second"):
+        PortalServer(files_dir, USER, PASSWORD, bytes_per_second=0)
