@@ -36,6 +36,7 @@ class Step:
     logical_date: datetime | None = None
     conf: dict[str, Any] = field(default_factory=dict)
     action: Callable[[Any], str] | None = None  # takes the sandbox, returns what it did
+    expected_failures: frozenset[str] = frozenset()  # tasks meant to fail in this run (it must still succeed)
 
 
 def pipeline() -> list[Step]:
@@ -70,6 +71,9 @@ def pipeline() -> list[Step]:
             "stream_health",
             _date(2026, 1, 1),
             {"remediate": True},
+            # the checks find the missing parts and fail, as they should; remediation creates them, so the
+            # report (the run's outcome) passes
+            expected_failures=frozenset({"checks.stream", "checks.delivery_stream", "checks.processor"}),
         ),
         Step("stream health again: every part present, healthy and as declared", "stream_health", _date(2026, 1, 2)),
         Step(
@@ -201,7 +205,10 @@ def main() -> int:
                 result = run_dag(step.dag_id, step.logical_date, step.conf)
             results.append(result)
             print(_indent(str(result)) + f"\n    ({time.monotonic() - step_started:.0f} s)")
-            if result.state != "success" or result.failed_tasks:
+            unexpected = set(result.failed_tasks) - step.expected_failures
+            if step.expected_failures & set(result.failed_tasks):
+                print("    (the failed checks are expected: they found the missing parts that remediation created)")
+            if result.state != "success" or unexpected:
                 print(f"\ndemo: {step.dag_id} did not succeed; task logs in {log_path}", file=sys.stderr)
                 return 1
         print(summary(site, results))
