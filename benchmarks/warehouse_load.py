@@ -330,20 +330,10 @@ class EmrCluster:
     """A waiting sandbox EMR cluster that runs steps one at a time."""
 
     def __init__(self, emr: Any) -> None:
+        from sandbox.clusters import start_cluster
+
         self.emr = emr
-        self.id = emr.run_job_flow(
-            Name="loanlake-bench-warehouse-load",
-            ReleaseLabel="emr-7.4.0",
-            Applications=[{"Name": "Sqoop"}],
-            Instances={
-                "InstanceGroups": [
-                    {"Name": "master", "InstanceRole": "MASTER", "InstanceType": "m5.xlarge", "InstanceCount": 1}
-                ],
-                "KeepJobFlowAliveWhenNoSteps": True,
-            },
-            JobFlowRole="EMR_EC2_DefaultRole",
-            ServiceRole="EMR_DefaultRole",
-        )["JobFlowId"]
+        self.id = start_cluster(emr, "loanlake-bench-warehouse-load", ["Sqoop"])
         wait_until("cluster start", lambda: self.state() == "WAITING")
 
     def state(self) -> str:

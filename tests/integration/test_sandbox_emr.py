@@ -13,10 +13,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from sandbox.clusters import LOG_URI, start_cluster
+
 pytestmark = pytest.mark.integration
 
 BUCKET = "loanlake-data"
-LOG_URI = "s3://loanlake-logs/emr/"
 TIMEOUT = 240.0
 
 COPY_LOANS = """
@@ -59,21 +60,7 @@ def launch(emr) -> Iterator[Callable[..., str]]:
     started: list[str] = []
 
     def start(steps: list[dict], *, keep_alive: bool = True) -> str:
-        cluster_id = emr.run_job_flow(
-            Name="loanlake-test",
-            ReleaseLabel="emr-7.4.0",
-            LogUri=LOG_URI,
-            Applications=[{"Name": "Hive"}],
-            Instances={
-                "InstanceGroups": [
-                    {"Name": "master", "InstanceRole": "MASTER", "InstanceType": "m5.xlarge", "InstanceCount": 1}
-                ],
-                "KeepJobFlowAliveWhenNoSteps": keep_alive,
-            },
-            Steps=steps,
-            JobFlowRole="EMR_EC2_DefaultRole",
-            ServiceRole="EMR_DefaultRole",
-        )["JobFlowId"]
+        cluster_id = start_cluster(emr, "loanlake-test", ["Hive"], steps=steps, keep_alive=keep_alive)
         started.append(cluster_id)
         return cluster_id
 

@@ -12,11 +12,11 @@ from decimal import Decimal
 import pytest
 
 from loanlake.emr.sqoop import SqoopExport
+from sandbox.clusters import LOG_URI, start_cluster
 
 pytestmark = pytest.mark.integration
 
 BUCKET = "loanlake-data"
-LOG_URI = "s3://loanlake-logs/emr/"
 PASSWORD_FILE = f"s3://{BUCKET}/tests/sqoop/secrets/mysql-password"
 COLUMNS = ("loan_id", "seller", "upb", "first_payment", "note")
 TIMEOUT = 120.0
@@ -59,20 +59,7 @@ def folder(request: pytest.FixtureRequest, s3) -> str:
 @pytest.fixture
 def cluster(emr) -> Iterator[str]:
     """A waiting cluster that logs to LOG_URI, terminated after the test."""
-    cluster_id = emr.run_job_flow(
-        Name="loanlake-sqoop-test",
-        ReleaseLabel="emr-7.4.0",
-        LogUri=LOG_URI,
-        Applications=[{"Name": "Sqoop"}],
-        Instances={
-            "InstanceGroups": [
-                {"Name": "master", "InstanceRole": "MASTER", "InstanceType": "m5.xlarge", "InstanceCount": 1}
-            ],
-            "KeepJobFlowAliveWhenNoSteps": True,
-        },
-        JobFlowRole="EMR_EC2_DefaultRole",
-        ServiceRole="EMR_DefaultRole",
-    )["JobFlowId"]
+    cluster_id = start_cluster(emr, "loanlake-sqoop-test", ["Sqoop"])
     yield cluster_id
     emr.terminate_job_flows(JobFlowIds=[cluster_id])
     wait_for(lambda: emr.describe_cluster(ClusterId=cluster_id)["Cluster"]["Status"]["State"] == "TERMINATED")

@@ -35,6 +35,7 @@ from dag_runs import cluster_of
 
 from loanlake.processing import quality
 from loanlake.warehouse import exports
+from sandbox.clusters import LOG_URI, start_cluster
 from sandbox.runner import RunResult, run_dag
 
 pytestmark = pytest.mark.integration
@@ -46,7 +47,6 @@ AWKWARD = "2015Q3"  # made up here: acquisitions with awkward values, no perform
 GUARDED = "2015Q4"  # made up here: one acquisition the export step must refuse
 SCHEMA = "loanlake"
 LOADER, SECRET = "loanlake_loader", "Sq00p-only-reads-this-8c1f"
-LOG_URI = "s3://loanlake-logs/emr/"
 COLUMNS = ", ".join(exports.COLUMNS)
 TEXT = [  # the text columns of acquisition (the others are numbers and dates)
     *("source_period", "loan_seq_no", "credit_score_code", "first_time_homebuyer_flag", "msa", "occupancy_status"),
@@ -511,20 +511,7 @@ def test_reconciliation_fails_loudly_on_a_planted_mismatch(first_load, processed
 def guard_cluster(processed) -> Iterator[str]:
     """A waiting cluster for Hive steps run one by one, terminated after the tests."""
     emr = processed.boto3_client("emr")
-    cluster_id = emr.run_job_flow(
-        Name="loanlake-export-guard-test",
-        ReleaseLabel="emr-7.4.0",
-        LogUri=LOG_URI,
-        Applications=[{"Name": "Hive"}],
-        Instances={
-            "InstanceGroups": [
-                {"Name": "master", "InstanceRole": "MASTER", "InstanceType": "m5.xlarge", "InstanceCount": 1}
-            ],
-            "KeepJobFlowAliveWhenNoSteps": True,
-        },
-        JobFlowRole="EMR_EC2_DefaultRole",
-        ServiceRole="EMR_DefaultRole",
-    )["JobFlowId"]
+    cluster_id = start_cluster(emr, "loanlake-export-guard-test", ["Hive"])
     try:
         yield cluster_id
     finally:
