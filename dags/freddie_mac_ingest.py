@@ -73,10 +73,12 @@ QUARTER_PATTERN = r"^(19|20)[0-9]{2}Q[1-4]$"
 )
 def freddie_mac_ingest() -> None:
     @task
-    def discover(params: dict[str, Any], ti: Any, data_interval_start: Any = None) -> list[dict[str, Any]]:
+    def discover(params: dict[str, Any], ti: Any, dag: Any, data_interval_start: Any = None) -> list[dict[str, Any]]:
         """List the source, keep the run's periods; return the files to fetch, keep the landed ones in XCom."""
         from loanlake.freddie_mac import ingest, runtime
+        from loanlake.tasks import check_params
 
+        check_params(params, dag)
         with runtime.permanent_errors_fail_fast():
             config, source, s3 = runtime.open_source()
             wanted = ingest.requested_periods(params["quarters"], params["sample_years"], data_interval_start)

@@ -10,9 +10,11 @@ Hourly: ends what this package started and a teardown missed, so nothing is left
   after their own limit (`MaxRuntimeInSeconds`, or `MaxWaitTimeInSeconds` with spot): stopped.
 - `remove_surplus_models`: endpoint configs and models `loanlake-xgb-*` beyond the newest `ml.keep_models` that
   no endpoint uses: deleted.
-- `report`: every action in the log and as JSON in `s3://<data_bucket>/<sweeper.report_prefix>/YYYY/MM/DD/`.
+- `report`: every action in the log and as JSON in `s3://<data_bucket>/<sweeper.report_prefix>/YYYY/MM/DD/`;
+  when a sweep failed, it still reports the others and then fails the run naming the failed ones.
 
-**Dry run.** Trigger with `{"dry_run": true}` to see what it would do: it lists, changes nothing.
+**Dry run.** Trigger with `{"dry_run": true}` to see what it would do: it lists, changes nothing. A conf key
+that is not a Param (`{"dryrun": true}`) fails every sweep before it changes anything.
 
 **On failure.** A sweep task failing means an AWS call was refused or timed out: it retries; if it keeps
 failing, check the Airflow role's permissions (`include/iam/airflow-execution-role.json`) and end the listed
@@ -49,21 +51,27 @@ def orphan_sweeper() -> None:
     def sweep_clusters(params: dict[str, Any], **context: Any) -> list[str]:
         """Terminate this package's clusters whose run is over."""
         from loanlake.sweeper import runtime
+        from loanlake.tasks import check_params
 
+        check_params(params, context["dag"])  # a mistyped dry_run must not sweep for real
         return runtime.sweep_clusters(params["dry_run"], context)
 
     @task
-    def stop_overdue_training(params: dict[str, Any]) -> list[str]:
+    def stop_overdue_training(params: dict[str, Any], dag: Any) -> list[str]:
         """Stop this package's training jobs past their own limit."""
         from loanlake.sweeper import runtime
+        from loanlake.tasks import check_params
 
+        check_params(params, dag)
         return runtime.stop_overdue_training(params["dry_run"])
 
     @task
-    def remove_surplus_models(params: dict[str, Any]) -> list[str]:
+    def remove_surplus_models(params: dict[str, Any], dag: Any) -> list[str]:
         """Delete endpoint configs and models beyond the newest ml.keep_models that no endpoint uses."""
         from loanlake.sweeper import runtime
+        from loanlake.tasks import check_params
 
+        check_params(params, dag)
         return runtime.remove_surplus_models(params["dry_run"])
 
     @task(trigger_rule="all_done")  # what the other sweeps did is reported even when one failed

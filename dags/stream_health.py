@@ -94,7 +94,9 @@ def stream_health() -> None:
     def remediate(params: dict[str, Any], **context: Any) -> list[dict[str, Any]]:
         """Apply the fixes the failed checks name, when the Param asks for it."""
         from loanlake.streaming import runtime
+        from loanlake.tasks import check_params
 
+        check_params(params, context["dag"])
         return runtime.remediate(params["remediate"], context)
 
     @task(trigger_rule="all_done")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from loanlake.config import LoanlakeConfig, load_config
@@ -19,6 +20,20 @@ def fail(message: str) -> Exception:
     from airflow.sdk.exceptions import AirflowFailException
 
     return AirflowFailException(message)
+
+
+def check_params(params: Mapping[str, Any], dag: Any) -> None:
+    """Fail at once when the run's conf names a Param the DAG does not declare.
+
+    Airflow keeps such keys without a word, so a typo (``dryrun`` for ``dry_run``, ``period`` for ``periods``)
+    would leave the declared Param at its default and the run would do what the default says.
+    """
+    unknown = sorted(set(params) - set(dag.params))
+    if unknown:
+        raise fail(
+            f"the run's conf names {', '.join(map(repr, unknown))}, not a Param of {dag.dag_id}; "
+            f"its Params are {', '.join(map(repr, sorted(dag.params)))}: trigger again with those"
+        )
 
 
 def s3(settings: LoanlakeConfig) -> Any:

@@ -4,7 +4,10 @@ moto accepts ``RunJobFlow`` and ``AddJobFlowSteps`` but leaves steps RUNNING/PEN
 cluster goes STARTING -> BOOTSTRAPPING -> WAITING, runs its steps one after another (RUNNING while one
 runs), applies each failed step's ``ActionOnFailure`` and terminates when asked, or after its last step
 when ``KeepJobFlowAliveWhenNoSteps`` is false. Step logs go where EMR writes them:
-``<LogUri>/<cluster-id>/steps/<step-id>/stdout.gz`` and ``stderr.gz``.
+``<LogUri>/<cluster-id>/steps/<step-id>/stdout.gz`` and ``stderr.gz``. A cluster keeps the
+``AutoTerminationPolicy`` it was created with (``GetAutoTerminationPolicy``, ``PutAutoTerminationPolicy``
+and ``RemoveAutoTerminationPolicy`` answer as EMR does, which moto does not); the sandbox does not end idle
+clusters by it (EMR's shortest idle timeout is a minute, longer than any sandbox run waits).
 
 ``hive-script`` steps run on the shared Hive engine (``sandbox.hive``). Every ``s3://`` variable becomes a
 ``file://`` path in a local mirror of S3 (``<home>/s3/<bucket>/<key>``), synced with the sandbox's S3
@@ -26,9 +29,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
 from moto.emr.exceptions import ValidationException
 from moto.emr.models import Cluster, ElasticMapReduceBackend, Step
+from moto.emr.responses import ElasticMapReduceResponse
 
 from sandbox import sqoop
 from sandbox.extensions import SandboxContext, Undo, extension
@@ -43,6 +48,9 @@ TERMINATE_ACTIONS = frozenset({"TERMINATE_CLUSTER", "TERMINATE_JOB_FLOW"})
 S3_URI = re.compile(r"^s3[an]?://(?P<bucket>[^/]+)/?(?P<key>.*)$")
 VARIABLE_FLAGS = frozenset({"-d", "--define", "--hivevar"})
 MARKERS = frozenset({"--run-hive-script", "--args"})
+IDLE_TIMEOUT_RANGE = (60, 604800)  # seconds, as EMR accepts them
+DEFAULT_IDLE_TIMEOUT = 3600  # EMR's, for a policy that names no IdleTimeout
+_ABSENT = object()  # a member moto's class does not have: the undo removes it again
 _HIVE_LOCK = threading.Lock()  # one Spark session and one S3 mirror: one hive step at a time, any cluster
 
 
@@ -481,6 +489,50 @@ class ClusterWorkers:
 # -- the patches -------------------------------------------------------------------------------------
 
 
+def _auto_termination_policy(response: ElasticMapReduceResponse) -> dict[str, int] | None:
+    """The request's ``AutoTerminationPolicy``, checked as EMR checks it."""
+    policy = response._get_param("AutoTerminationPolicy")
+    if policy is None:
+        return None
+    timeout = int(policy.get("IdleTimeout", DEFAULT_IDLE_TIMEOUT))
+    low, high = IDLE_TIMEOUT_RANGE
+    if not low <= timeout <= high:
+        raise ValidationException(f"IdleTimeout must be between {low} and {high} seconds, not {timeout}.")
+    return {"IdleTimeout": timeout}
+
+
+def _policy_members() -> dict[tuple[type, str], Any]:
+    """RunJobFlow keeps the cluster's auto-termination policy; Get/Put/Remove AutoTerminationPolicy answer."""
+    respond_run_job_flow = ElasticMapReduceResponse.run_job_flow
+
+    def run_job_flow(response: ElasticMapReduceResponse) -> ActionResult:
+        policy = _auto_termination_policy(response)
+        result = respond_run_job_flow(response)
+        response.backend.describe_cluster(result.result["JobFlowId"]).auto_termination_policy = policy
+        return result
+
+    def get_auto_termination_policy(response: ElasticMapReduceResponse) -> ActionResult:
+        cluster = response.backend.describe_cluster(response._get_param("ClusterId"))
+        policy = getattr(cluster, "auto_termination_policy", None)
+        return ActionResult({"AutoTerminationPolicy": policy} if policy else {})
+
+    def put_auto_termination_policy(response: ElasticMapReduceResponse) -> EmptyResult:
+        cluster = response.backend.describe_cluster(response._get_param("ClusterId"))
+        cluster.auto_termination_policy = _auto_termination_policy(response)
+        return EmptyResult()
+
+    def remove_auto_termination_policy(response: ElasticMapReduceResponse) -> EmptyResult:
+        response.backend.describe_cluster(response._get_param("ClusterId")).auto_termination_policy = None
+        return EmptyResult()
+
+    return {
+        (ElasticMapReduceResponse, "run_job_flow"): run_job_flow,
+        (ElasticMapReduceResponse, "get_auto_termination_policy"): get_auto_termination_policy,
+        (ElasticMapReduceResponse, "put_auto_termination_policy"): put_auto_termination_policy,
+        (ElasticMapReduceResponse, "remove_auto_termination_policy"): remove_auto_termination_policy,
+    }
+
+
 def _patched_members(workers: ClusterWorkers) -> dict[tuple[type, str], Any]:
     """Replacements for moto's EMR members, each calling the original where moto's part is still right."""
     run_job_flow = ElasticMapReduceBackend.run_job_flow
@@ -523,6 +575,7 @@ def _patched_members(workers: ClusterWorkers) -> dict[tuple[type, str], Any]:
         (ElasticMapReduceBackend, "terminate_job_flows"): terminate_job_flows,
         (Step, "status"): property(step_status_with_failure),
         (Cluster, "status"): property(cluster_status_with_code),
+        **_policy_members(),
     }
 
 
@@ -536,14 +589,17 @@ def emr_steps_run(context: SandboxContext) -> Undo:
     """Patch moto's EMR so steps run; the undo stops the workers, restores moto and stops the sandbox's Hive engine."""
     workers = ClusterWorkers(StepExecutor(context))
     replacements = _patched_members(workers)
-    originals = {(owner, name): owner.__dict__[name] for owner, name in replacements}
+    originals = {(owner, name): owner.__dict__.get(name, _ABSENT) for owner, name in replacements}
     for (owner, name), member in replacements.items():
         setattr(owner, name, member)
 
     def undo() -> None:
         workers.stop()
         for (owner, name), member in originals.items():
-            setattr(owner, name, member)
+            if member is _ABSENT:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, member)
         engine = HiveEngine.running()
         if engine is not None and engine.home == hive_home(context).resolve():
             engine.stop()

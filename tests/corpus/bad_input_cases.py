@@ -609,6 +609,20 @@ PARAM_CASES = [
         "periods ['2017q1']: refused at trigger and by resolve_periods",
     ),
     Case(
+        "params-ingest-undeclared-key",
+        PARAMS,
+        ParamsInput(INGEST, {"quarter": ["2017Q1"]}),
+        Rejected(trigger=None, task=("'quarter'", "not a Param of freddie_mac_ingest", "'quarters'")),
+        "quarter (for quarters): Airflow keeps the key; discover fails fast naming it and the declared Params",
+    ),
+    Case(
+        "params-warehouse-undeclared-key",
+        PARAMS,
+        ParamsInput(WAREHOUSE, {"period": ["2017Q1"]}),
+        Rejected(trigger=None, task=("'period'", "not a Param of loan_warehouse_load", "'periods'")),
+        "period (for periods): resolve_periods fails fast rather than publish the asset events' periods",
+    ),
+    Case(
         "params-processing-asset-event-bad-period",
         PARAMS,
         ParamsInput(PROCESSING, {}, events=({"periods": ["2017Q5"], "manifest": "s3://loanlake-data/m.json"},)),

@@ -295,9 +295,9 @@ def first_task_error(dag: Any, params: dict[str, Any], events: tuple[dict[str, A
     if dag.dag_id == INGEST:
         monkeypatch.setattr(runtime, "open_source", lambda: (parse_config({}), _OfferedSource(), _EmptyBucket()))
         ti = SimpleNamespace(xcom_push=lambda **kwargs: None)
-        task = functools.partial(dag.get_task("discover").python_callable, params=params, ti=ti)
+        task = functools.partial(dag.get_task("discover").python_callable, params=params, ti=ti, dag=dag)
     else:
-        context = {"triggering_asset_events": {"asset": [SimpleNamespace(extra=extra) for extra in events]}}
+        context = {"dag": dag, "triggering_asset_events": {"asset": [SimpleNamespace(extra=extra) for extra in events]}}
         task = functools.partial(dag.get_task("resolve_periods").python_callable, params=params, **context)
     try:
         task()

@@ -20,9 +20,9 @@ VARIANT = {"InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}
 _dates = count()
 
 
-def _sweep(dry_run: bool = False):
+def _sweep(dry_run: bool = False, **conf: object):
     logical_date = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(hours=next(_dates))
-    return run_dag("orphan_sweeper", logical_date, {"dry_run": dry_run})
+    return run_dag("orphan_sweeper", logical_date, conf or {"dry_run": dry_run})
 
 
 @pytest.fixture
@@ -126,6 +126,18 @@ def test_the_sweeper_ends_what_outlived_its_run_and_keeps_the_rest(sandbox, conf
     assert _state(emr, orphan) == "WAITING", "a dry run changes nothing"
     hanging = sagemaker.describe_training_job(TrainingJobName="loanlake-xgb-hanging-1")
     assert hanging["TrainingJobStatus"] == "InProgress"
+
+    mistyped = _sweep(dryrun=True)
+
+    assert mistyped.state == "failed", mistyped
+    for sweep in ("sweep_clusters", "stop_overdue_training", "remove_surplus_models"):
+        assert "'dryrun', not a Param of orphan_sweeper; its Params are 'dry_run'" in mistyped.errors[sweep]
+    assert _state(emr, orphan) == "WAITING", "a mistyped dry_run sweeps nothing"
+    assert "sweep(s) failed: clusters, models, training_jobs" in mistyped.errors["report"], "and the run fails"
+    hanging = sagemaker.describe_training_job(TrainingJobName="loanlake-xgb-hanging-1")
+    assert hanging["TrainingJobStatus"] == "InProgress"
+    kept = {m["ModelName"] for m in sagemaker.list_models(NameContains="loanlake-xgb-", MaxResults=100)["Models"]}
+    assert {"loanlake-xgb-old-1", "loanlake-xgb-old-2"} <= kept
 
     swept = _sweep()
 

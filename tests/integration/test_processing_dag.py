@@ -46,18 +46,6 @@ def config(monkeypatch, ingested):
     return set_config
 
 
-def _sent_request(run_id: str) -> dict:
-    """The RunJobFlow request create_cluster sent, as cluster_request left it in XCom."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        row = session.scalars(
-            XComModel.get_many(run_id=run_id, dag_ids=DAG_ID, task_ids="cluster_request", key="job_flow_overrides")
-        ).one()
-        return XComModel.deserialize_value(row)
-
-
 def _keys(s3, prefix: str) -> list[str]:
     return [
         o["Key"]
@@ -77,10 +65,9 @@ def test_processing_runs_every_step_on_a_transient_cluster(config, ingested):
     assert cluster["ReleaseLabel"] == "emr-7.4.0"
     assert {a["Name"] for a in cluster["Applications"]} >= {"Hive", "Sqoop", "HCatalog"}
     assert cluster["LogUri"] == "s3://loanlake-logs/emr/"
-    # DescribeCluster does not return the policy (GetAutoTerminationPolicy does; moto lacks it): read what was sent.
-    sent = _sent_request(result.run_id)
-    assert sent["AutoTerminationPolicy"] == {"IdleTimeout": 3600}
-    assert sent["Instances"]["KeepJobFlowAliveWhenNoSteps"] is True
+    policy = emr.get_auto_termination_policy(ClusterId=cluster["Id"])
+    assert policy["AutoTerminationPolicy"] == {"IdleTimeout": 3600}, "idle clusters end even if the teardown does not"
+    assert cluster["AutoTerminate"] is False, "the cluster waits for the steps a retry may add"
     assert cluster["Status"]["State"] == "TERMINATED", "the teardown ended the cluster"
     tags = {t["Key"]: t["Value"] for t in cluster["Tags"]}
     assert tags == {

@@ -260,3 +260,18 @@ def test_terminate_cancels_pending_steps_and_refuses_new_ones(emr, s3, launch, f
     assert states(steps_done(emr, cluster_id)) == ["CANCELLED", "CANCELLED"]
     with pytest.raises(emr.exceptions.ClientError, match="may not be modified"):
         emr.add_job_flow_steps(JobFlowId=cluster_id, Steps=[fine])
+
+
+def test_auto_termination_policy_is_kept_changed_and_removed(emr, launch) -> None:
+    cluster_id = launch([])
+    assert "AutoTerminationPolicy" not in emr.get_auto_termination_policy(ClusterId=cluster_id)
+
+    emr.put_auto_termination_policy(ClusterId=cluster_id, AutoTerminationPolicy={"IdleTimeout": 900})
+    assert emr.get_auto_termination_policy(ClusterId=cluster_id)["AutoTerminationPolicy"] == {"IdleTimeout": 900}
+
+    with pytest.raises(emr.exceptions.ClientError, match="IdleTimeout must be between 60 and 604800 seconds, not 30"):
+        emr.put_auto_termination_policy(ClusterId=cluster_id, AutoTerminationPolicy={"IdleTimeout": 30})
+    assert emr.get_auto_termination_policy(ClusterId=cluster_id)["AutoTerminationPolicy"] == {"IdleTimeout": 900}
+
+    emr.remove_auto_termination_policy(ClusterId=cluster_id)
+    assert "AutoTerminationPolicy" not in emr.get_auto_termination_policy(ClusterId=cluster_id)

@@ -8,6 +8,7 @@ from typing import Any
 
 from loanlake.emr import cluster, scripts, steps, submit
 from loanlake.processing import periods, quality
+from loanlake.tasks import check_params
 from loanlake.tasks import config as _config
 from loanlake.tasks import fail as _fail
 from loanlake.tasks import s3 as _s3
@@ -17,6 +18,7 @@ log = logging.getLogger("loanlake.processing")
 
 def resolve_periods(params: dict[str, Any], context: dict[str, Any]) -> list[str]:
     """The run's periods: Params first, then the triggering asset events; fails at once without any."""
+    check_params(params, context["dag"])
     try:
         wanted = periods.periods_to_process(params.get("periods") or [], context.get("triggering_asset_events") or {})
     except ValueError as exc:

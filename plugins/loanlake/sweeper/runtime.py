@@ -7,6 +7,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from loanlake.alerts import AlertedElsewhere
 from loanlake.ml.cleanup import remove_surplus
 from loanlake.s3keys import run_part
 from loanlake.sweeper import orphans
@@ -57,7 +58,7 @@ def _logged(actions: list[str], nothing: str) -> list[str]:
 
 
 def report(actions: dict[str, list[str] | None], dry_run: bool, context: dict[str, Any]) -> str:
-    """What the sweep did (or would do), as JSON in S3 and in the log; a sweep that failed says so (None)."""
+    """What the sweep did (or would do), as JSON in S3 and in the log; fails, naming them, if sweeps failed (None)."""
     config = _config()
     now = datetime.now(UTC)
     failed = sorted(kind for kind, done in actions.items() if done is None)
@@ -68,6 +69,8 @@ def report(actions: dict[str, list[str] | None], dry_run: bool, context: dict[st
     aws_client(config, "s3").put_object(Bucket=config.data_bucket, Key=key, Body=json.dumps(body, indent=2).encode())
     count = sum(len(done) for done in actions.values())
     log.info("%s%d action(s); report s3://%s/%s", "dry run: " if dry_run else "", count, config.data_bucket, key)
-    if failed:
-        log.warning("these sweeps failed (see their task logs): %s", ", ".join(failed))
+    if failed:  # the run fails with them; their own alerts have gone out
+        raise AlertedElsewhere(
+            f"sweep(s) failed: {', '.join(failed)} (see their task logs); report s3://{config.data_bucket}/{key}"
+        )
     return f"s3://{config.data_bucket}/{key}"
