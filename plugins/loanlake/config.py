@@ -355,7 +355,7 @@ class LoanlakeConfig(BaseSettings):
     processed_prefix: str = Field("processed", description="typed, partitioned Parquet written by Hive")
     quarantine_prefix: str = Field("quarantine", description="rejected rows, with the reason")
     quality_prefix: str = Field("quality", description="row counts and checks per table and period")
-    upload_part_mb: int = Field(16, ge=5, le=512, description="multipart part size for streamed uploads")
+    upload_part_mb: int = Field(8, ge=5, le=512, description="multipart part size for streamed uploads")
     source: SourceConfig = Field(default_factory=SourceConfig)
     emr: EmrConfig = Field(default_factory=EmrConfig)
     warehouse: WarehouseConfig = Field(default_factory=WarehouseConfig)

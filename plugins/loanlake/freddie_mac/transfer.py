@@ -33,8 +33,8 @@ log = logging.getLogger("loanlake.freddie_mac")
 
 LAYOUT_SNIFF_BYTES = 256 * 1024
 EMPTY_ZIP_MAGIC = b"PK\x05\x06"  # a zip with no member starts with its end-of-central-directory record
-DEFAULT_PART_SIZE = 16 * 1024 * 1024
-DEFAULT_PARTS_IN_FLIGHT = 4
+DEFAULT_PART_SIZE = 8 * 1024 * 1024  # boto3's own multipart chunk size; 8 in flight: about its concurrency (10)
+DEFAULT_PARTS_IN_FLIGHT = 8
 UNZIP_CHUNK_SIZE = 256 * 1024  # decompressed bytes per step: fewer Python steps, still cache-sized
 CHECKSUM_ALGORITHM = "CRC32"  # what boto3's managed uploads ask S3 to verify per part, kept the same here
 
