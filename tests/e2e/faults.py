@@ -668,10 +668,37 @@ class Pass:
             "seconds": round(time.monotonic() - self.started, 1),
             "error": error,
             "steps": [asdict(record) for record in self.records],
+            "secrets": self.secrets_check() if error is None and self.records else None,
         }
         path = self.work / f"{self.kind}.json"
         path.with_suffix(".tmp").write_text(json.dumps(body, indent=1, default=str))
         path.with_suffix(".tmp").replace(path)
+
+    def secrets_check(self) -> dict[str, Any]:
+        """Where the sandbox's secrets show up: the pass's captured task logs and every EMR step's arguments.
+
+        The secrets are the portal password and every non-empty connection password but moto's fixed account
+        credentials (any key works there); the answer names a secret by where it comes from, never by its value.
+        """
+        from sandbox.site import ACCOUNT_CREDENTIALS
+
+        secrets = {"portal password": self.site.portal_password}
+        for name, value in self.site.env().items():
+            password = json.loads(value).get("password") if name.startswith("AIRFLOW_CONN_") else None
+            if password and password != ACCOUNT_CREDENTIALS["password"]:
+                secrets[f"{name} password"] = password
+        emr = self.site.boto3_client("emr")
+        cluster_ids = [c["Id"] for page in emr.get_paginator("list_clusters").paginate() for c in page["Clusters"]]
+        steps_text = json.dumps(
+            [step["Config"] for cluster in cluster_ids for step in emr.list_steps(ClusterId=cluster)["Steps"]]
+        )
+        logs = (self.work / f"{self.kind}.log").read_text(errors="replace")
+        places = {"task logs": logs, "EMR step arguments": steps_text}
+        found = [
+            f"{name} in {where}" for name, value in secrets.items() for where, text in places.items() if value in text
+        ]
+        searched = {where: len(text) for where, text in places.items()}
+        return {"secrets": sorted(secrets), "searched": searched, "found": found}
 
     def run(self) -> None:
         for step in steps():

@@ -15,7 +15,8 @@ is pinned to the DAG run that made it, and the final one whole:
   staging left empty;
 - the endpoint (status, its config's variants, data capture, the model's image and artifact), the registry's live
   model with its validation AUC and every decision, the stream, delivery stream and Lambda functions;
-- nothing running: no active EMR cluster, no training job in progress, no Sqoop password file left.
+- nothing running: no active EMR cluster, no training job in progress, no Sqoop password file left;
+- no secret of the sandbox (the portal password, connection passwords) in either pass's task logs or EMR steps.
 
 A fault point is one (DAG, task) made to fail, mapped tasks counted per map index, and per way of failing (an
 injected exception, the portal's HTTP 500, a fault that outlasts the retries and is cleared, the failed endpoint
@@ -299,3 +300,12 @@ def test_final_state_equals_clean_run(passes):
     assert clean["registry"]["live_validation_auc"] == faulted["registry"]["live_validation_auc"]
     differences = faults.diff(faults.comparable(clean), faults.comparable(faulted))
     assert not differences, "\n".join(differences[:60])
+
+
+def test_no_secret_in_task_logs_or_emr_steps(passes):
+    for kind in faults.PASSES:
+        check = passes[kind]["secrets"]
+        assert check is not None, f"the {kind} pass did not finish"
+        assert "portal password" in check["secrets"]
+        assert all(size > 0 for size in check["searched"].values()), check["searched"]
+        assert check["found"] == [], f"{kind} pass: {check['found']}"
