@@ -6,20 +6,17 @@ SQLite metadata in ``.airflow/``. Task logs go to ``.airflow/demo.log``; this pr
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import os
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sandbox import catalog, flow
-from sandbox.runner import ROOT, RunResult, prepare_airflow, run_dag
+from sandbox.runner import ROOT, RunResult, output_to, prepare_airflow, run_dag
 
 AIRFLOW_HOME = ROOT / ".airflow"
 ACTIVE_CLUSTER_STATES = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING", "TERMINATING"]
@@ -201,7 +198,7 @@ def main() -> int:
             if step.action is not None:
                 print(_indent(step.action(site)) + f"\n    ({time.monotonic() - step_started:.0f} s)")
                 continue
-            with _output_to(log_path):
+            with output_to(log_path):
                 result = run_dag(step.dag_id, step.logical_date, step.conf)
             results.append(result)
             print(_indent(str(result)) + f"\n    ({time.monotonic() - step_started:.0f} s)")
@@ -339,29 +336,6 @@ def _model_summary(site: Any, config: Any) -> list[str]:
             lines.append(f"  drift report s3://{config.data_bucket}/{obj['Key']}: {report['summary']}")
             lines.append(f"    {report['decision']}")
     return lines
-
-
-@contextlib.contextmanager
-def _output_to(path: Path):
-    """Send this process's stdout/stderr (task logs included) to a file for the duration."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with path.open("a") as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        handlers = logging.getLogger().handlers
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-            logging.getLogger().handlers = handlers
 
 
 def _indent(text: str) -> str:

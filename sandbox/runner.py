@@ -6,9 +6,12 @@ folder (SQLite metadata, this repo's dags/) and migrates the database once.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -108,3 +111,26 @@ def run_dag(dag_id: str, logical_date: datetime, conf: dict[str, Any] | None = N
         tasks[name] = str(ti.state.value if hasattr(ti.state, "value") else ti.state)
     state = run.state.value if hasattr(run.state, "value") else str(run.state)
     return RunResult(dag_id, run.run_id, state, tasks, errors)
+
+
+@contextlib.contextmanager
+def output_to(path: Path) -> Iterator[None]:
+    """Send this process's stdout/stderr (task logs included) to a file for the duration."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with path.open("a") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        handlers = logging.getLogger().handlers
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+            logging.getLogger().handlers = handlers

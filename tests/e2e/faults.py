@@ -838,26 +838,6 @@ def warehouse_lock(work: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-@contextlib.contextmanager
-def task_output_to(path: Path) -> Iterator[None]:
-    """This process's stdout/stderr (Airflow's task logs) into a file."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    with path.open("a") as log:
-        saved = os.dup(1), os.dup(2)
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-
-
 def progress(work: Path, kind: str, message: str) -> None:
     """A line in WORKDIR/<kind>.progress: what the pass is doing, for whoever waits on it."""
     with (work / f"{kind}.progress").open("a") as out:
@@ -875,11 +855,11 @@ def main(argv: list[str] | None = None) -> int:
     for path in (ROOT / "plugins", ROOT):
         if str(path) not in sys.path:
             sys.path.insert(0, str(path))
-    from sandbox.runner import prepare_airflow
+    from sandbox.runner import output_to, prepare_airflow
 
     args.work.mkdir(parents=True, exist_ok=True)
     progress(args.work, args.kind, "start")
-    with task_output_to(args.work / f"{args.kind}.log"):
+    with output_to(args.work / f"{args.kind}.log"):
         prepare_airflow(args.work / f"{args.kind}-airflow")  # metadata of its own: the passes may run together
         from sandbox.site import Sandbox, SandboxSettings
 
